@@ -1,0 +1,106 @@
+"""The one piece of global state: whether operations record a graph.
+
+Ops read :data:`state.enabled` on every call; ``no_grad`` switches it off for a block (or a
+function, as a decorator), ``enable_grad`` back on. The switch is process-wide, not per thread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Return True when new operations record the graph needed for backward."""
+    return state.enabled
+
+
+class set_grad_enabled:
+    """Switch graph recording on or off for a ``with`` block or a decorated function.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0], requires_grad=True)
+        >>> with mlplab.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.previous = state.enabled
+        # Like torch.set_grad_enabled, the plain call takes effect at once.
+        state.enabled = self.mode
+
+    def __enter__(self) -> None:
+        state.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.enabled = self.previous
+
+    def __call__(self, func: F) -> F:
+        mode = self.mode
+        state.enabled = self.previous
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(set_grad_enabled):
+    """Run a block or a function without recording a graph (inference, optimizer steps)."""
+
+    def __init__(self) -> None:
+        self.mode = False
+        self.previous = state.enabled
+
+    def __enter__(self) -> None:
+        self.previous = state.enabled
+        state.enabled = False
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class enable_grad(set_grad_enabled):
+    """Record a graph inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        self.mode = True
+        self.previous = state.enabled
+
+    def __enter__(self) -> None:
+        self.previous = state.enabled
+        state.enabled = True
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with enable_grad():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]

@@ -1,0 +1,201 @@
+"""The Tensor: an ndarray, its gradient, and the node that made it.
+
+A Tensor is a thin record: ``data`` (the array), ``grad`` (a Tensor or None), ``requires_grad``,
+and, for results of recorded operations, ``op`` (the primitive) and ``inputs`` (its operand
+Tensors). The operators (``+``, ``@``, ``sum``, ...) are attached by :mod:`mlplab.ops` and
+:mod:`mlplab.functional`, and ``backward`` by :mod:`mlplab.autodiff`, so that this module can be
+read knowing only NumPy.
+
+dtype rules (as in PyTorch): an ndarray keeps its dtype; Python floats and lists of them become
+float32 (the default dtype); Python ints become int64 (labels and indices, never differentiated);
+Python bools become bool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import backend
+
+__all__ = ["Tensor", "tensor", "DEFAULT_DTYPE"]
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+
+
+def _to_array(data: Any, dtype: Any = None) -> Any:
+    """Convert ``data`` to an array by the dtype rules above."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data) or isinstance(data, np.generic):
+        array = data if dtype is None else data.astype(dtype, copy=False)
+        return np.asarray(array) if isinstance(array, np.generic) else array
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype == np.float64:
+        array = array.astype(DEFAULT_DTYPE)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that can record how it was computed.
+
+    Args:
+        data: an ndarray (wrapped without a copy, its dtype kept), a Tensor, or Python numbers
+            and nested lists (converted by the dtype rules of this module).
+        requires_grad: record operations on this tensor so gradients flow back to it.
+        dtype: convert to this dtype.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad
+        tensor([[2., 4.],
+                [6., 8.]])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "__weakref__")
+    # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.op: Any = None
+        self.inputs: tuple[Tensor, ...] = ()
+        self.name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: Any, op: Any = None, inputs: tuple[Tensor, ...] = ()) -> Tensor:
+        """Wrap an array fast: the constructor used by every operation."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.name = None
+        t.op = op
+        t.inputs = inputs
+        t.requires_grad = op is not None
+        return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self.
+
+        Raises:
+            TypeError: when asked of a tensor whose dtype is not floating point.
+            RuntimeError: when asked to stop tracking a non-leaf tensor.
+        """
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, "
+                f"got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self.op is not None:
+            raise RuntimeError(
+                "requires_grad_: a non-leaf tensor always requires grad; use .detach() instead"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user, False for results of recorded operations."""
+        return self.op is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape  # type: ignore[no-any-return]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim  # type: ignore[no-any-return]
+
+    @property
+    def size(self) -> int:
+        return self.data.size  # type: ignore[no-any-return]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def detach(self) -> Tensor:
+        """Return a tensor sharing this one's data, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def numpy(self) -> Any:
+        """Return the underlying array (shared, not copied)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
+    def item(self) -> Any:
+        """Return the single element as a Python number.
+
+        Raises:
+            ValueError: if the tensor has more than one element.
+        """
+        if self.data.size != 1:
+            raise ValueError(f"item: the tensor has {self.data.size} elements, expected 1")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            np.asarray(self.data), separator=", ", prefix="tensor(", floatmode="maxprec"
+        )
+        extras = []
+        if self.data.dtype != DEFAULT_DTYPE and self.data.dtype not in (np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.op is not None:
+            extras.append(f"op={type(self.op).__name__}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Create a leaf tensor holding a copy of ``data``.
+
+    Args:
+        data: array-like. An ndarray keeps its dtype; Python floats become float32,
+            Python ints int64, Python bools bool.
+        requires_grad: let gradients flow to this tensor (floating-point dtypes only).
+        dtype: convert to this dtype.
+
+    Returns:
+        A new leaf Tensor that owns its memory (unlike ``Tensor(ndarray)``, which wraps).
+
+    Examples:
+        >>> tensor([1.0, 2.0]).dtype
+        dtype('float32')
+        >>> tensor([1, 2]).dtype
+        dtype('int64')
+    """
+    source = data.data if isinstance(data, Tensor) else data
+    array = _to_array(source, dtype)
+    if array is source or (isinstance(source, np.ndarray) and np.shares_memory(array, source)):
+        array = array.copy()
+    return Tensor(array, requires_grad=requires_grad)
