@@ -1,6 +1,69 @@
-"""mlplab: a deep-learning library and laboratory for fully connected networks, on NumPy."""
+"""mlplab: a deep-learning library and laboratory for fully connected networks, on NumPy.
 
-from .tensor import Tensor, tensor
+Examples:
+    >>> import mlplab
+    >>> x = mlplab.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> loss = (x * x).sum()
+    >>> loss.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+
+from . import functional
+from .autodiff import backward, grad, hessian, hvp
+from .functional import (
+    abs,
+    cross_entropy,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    maximum,
+    mean,
+    minimum,
+    mse_loss,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    sqrt,
+    var,
+)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import (
+    add,
+    astype,
+    broadcast_to,
+    concatenate,
+    divide,
+    erf,
+    exp,
+    getitem,
+    log,
+    matmul,
+    max,
+    multiply,
+    negative,
+    power,
+    reshape,
+    stack,
+    subtract,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+from .tensor import DEFAULT_DTYPE, Tensor, tensor
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "tensor"]
+
+__all__ = [
+    "Tensor", "tensor", "DEFAULT_DTYPE", "functional",
+    "backward", "grad", "hvp", "hessian",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "tanh", "erf",
+    "where", "matmul", "sum", "max", "reshape", "transpose", "broadcast_to", "getitem",
+    "concatenate", "stack", "astype",
+    "mean", "var", "sqrt", "abs", "maximum", "minimum", "relu", "leaky_relu", "sigmoid",
+    "softplus", "gelu", "logsumexp", "log_softmax", "softmax", "cross_entropy", "mse_loss",
+]  # fmt: skip

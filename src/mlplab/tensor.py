@@ -169,7 +169,7 @@ class Tensor:
         extras = []
         if self.data.dtype != DEFAULT_DTYPE and self.data.dtype not in (np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
-        if self.op is not None:
+        if self.op is not None and not type(self.op).__name__.startswith("_"):
             extras.append(f"op={type(self.op).__name__}")
         elif self.requires_grad:
             extras.append("requires_grad=True")

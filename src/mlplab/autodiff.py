@@ -1,0 +1,291 @@
+"""Reverse-mode automatic differentiation: backward, grad, Hessian-vector products, Hessians.
+
+The graph is the set of Tensors reachable from the outputs through ``inputs``. An iterative
+depth-first search orders it so that every node comes after all its inputs (so a 50-layer net or a
+loop of 10,000 ops never meets the recursion limit); walking that order backwards, each node's
+gradient is complete when it is reached, and its primitive's VJP passes it on to the inputs.
+
+First-order backward runs under ``no_grad``: the VJPs compute arrays and record nothing.
+With ``create_graph=True`` they are recorded like any other computation, so the gradient can be
+differentiated again — that is all :func:`hvp` and :func:`hessian` need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import set_grad_enabled
+from .ops import Op, as_tensor, reshape
+from .ops import sum as sum_
+from .tensor import Tensor
+
+__all__ = ["backward", "grad", "hvp", "hessian"]
+
+
+class _Freed(Op):
+    """Stands in for the op of a node whose graph a backward pass has released."""
+
+    __slots__ = ()
+
+    def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple[Tensor | None, ...]:
+        raise RuntimeError(
+            "backward: trying to backward through the graph a second time (its intermediate "
+            "results were freed by the first backward); pass retain_graph=True to the first "
+            "backward or grad call if you need to go through it again"
+        )
+
+
+_FREED = _Freed()
+
+
+def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Return the nodes that need a gradient, each after all of its inputs (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r.requires_grad]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for inp in node.inputs:
+            if inp.requires_grad and id(inp) not in visited:
+                stack.append((inp, False))
+    return order
+
+
+def _seed(output: Tensor, grad_output: Any, where: str) -> Tensor:
+    if grad_output is None:
+        if output.data.size != 1:
+            raise RuntimeError(
+                f"{where}: the output has shape {output.shape}; a gradient can be created "
+                f"implicitly only for a scalar — pass grad=... (a tensor of shape "
+                f"{output.shape}) or reduce the output first, e.g. with .sum()"
+            )
+        return Tensor._make(np.ones(output.shape, dtype=output.data.dtype))
+    seed = as_tensor(grad_output, like=output)
+    if seed.shape != output.shape:
+        raise RuntimeError(
+            f"{where}: the gradient has shape {seed.shape}, the output has shape {output.shape}"
+        )
+    return seed
+
+
+def _propagate(
+    outputs: Sequence[Tensor],
+    seeds: Sequence[Tensor],
+    create_graph: bool,
+    retain_graph: bool,
+    wanted: dict[int, Tensor] | None,
+) -> dict[int, Tensor]:
+    """Run the backward pass; accumulate into leaves' ``.grad`` or collect ``wanted`` ones."""
+    order = topological_order(outputs)
+    grads: dict[int, Tensor] = {}
+    for out, seed in zip(outputs, seeds, strict=False):
+        if out.requires_grad:
+            prev = grads.get(id(out))
+            grads[id(out)] = seed if prev is None else prev + seed
+    collected: dict[int, Tensor] = {}
+    with set_grad_enabled(create_graph):
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            op = node.op
+            if wanted is not None:
+                if id(node) in wanted:
+                    collected[id(node)] = g
+            elif op is None:
+                _accumulate(node, g, create_graph)
+            if op is None:
+                continue
+            input_grads = op.vjp(g, node, *node.inputs)
+            for inp, ig in zip(node.inputs, input_grads, strict=False):
+                if ig is None or not inp.requires_grad:
+                    continue
+                key = id(inp)
+                prev = grads.get(key)
+                grads[key] = ig if prev is None else prev + ig
+            if not retain_graph:
+                node.op, node.inputs = _FREED, ()
+    return collected
+
+
+def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
+    """leaf.grad += g: a fresh array the first time (g may be shared), in place afterwards."""
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        leaf.grad = Tensor._make(np.array(g.data, dtype=leaf.data.dtype, copy=True))
+    else:
+        target = leaf.grad.data
+        if target.flags.writeable:
+            target += g.data
+        else:
+            leaf.grad = Tensor._make(target + g.data)
+
+
+def backward(
+    output: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulate d(output)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+    Args:
+        output: the tensor to differentiate (a scalar, or any shape with ``grad`` given).
+        grad: the upstream gradient ∂L/∂output, shaped like ``output``; ones for a scalar.
+        retain_graph: keep the graph for another backward (freed by default).
+        create_graph: record the backward pass, so the gradients can be differentiated again.
+
+    Raises:
+        RuntimeError: for a non-scalar output without ``grad``, a ``grad`` of the wrong shape,
+            an output that does not require grad, or a graph already freed.
+    """
+    if not output.requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad and has no graph; create the inputs "
+            "with requires_grad=True (and not under no_grad) to differentiate"
+        )
+    seed = _seed(output, grad, "backward")
+    _propagate([output], [seed], create_graph, retain_graph or create_graph, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+    allow_unused: bool = False,
+) -> list[Tensor | None]:
+    """Return the gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` alone.
+
+    Computes Σⱼ grad_outputsⱼᵀ ∂outputsⱼ/∂inputᵢ for each input i.
+
+    Args:
+        outputs: a tensor or a sequence of tensors.
+        inputs: the tensors to differentiate with respect to (leaves or intermediate results).
+        grad_outputs: upstream gradients, one per output (None: ones for scalar outputs).
+        create_graph: record the computation so the result can be differentiated again.
+        retain_graph: keep the graph (defaults to ``create_graph``).
+        allow_unused: return None for an input the outputs do not depend on, instead of raising.
+
+    Returns:
+        A list with one gradient Tensor (shaped like its input) per input.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor(3.0, requires_grad=True)
+        >>> (dx,) = grad(x**3, [x], create_graph=True)
+        >>> (dxx,) = grad(dx, [x])
+        >>> dx.item(), dxx.item()
+        (27.0, 18.0)
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad and has no graph")
+    seeds = [_seed(o, g, "grad") for o, g in zip(outputs, grad_outputs, strict=False)]
+    retain = create_graph if retain_graph is None else retain_graph
+    wanted = {id(t): t for t in inputs}
+    collected = _propagate(outputs, seeds, create_graph, retain, wanted)
+    result: list[Tensor | None] = []
+    for i, t in enumerate(inputs):
+        g = collected.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        if g is not None and not create_graph:
+            g = g.detach()
+        result.append(g)
+    return result
+
+
+def _leaf(x: Any) -> Tensor:
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return Tensor(x.data, requires_grad=True)
+
+
+def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> Tensor:
+    """Return the Hessian-vector product ∇²f(x) v by differentiating ⟨∇f(x), v⟩.
+
+    Costs about two gradient evaluations; the Hessian itself is never formed.
+
+    Args:
+        f: a function of one tensor returning a scalar tensor.
+        x: the point (any shape).
+        v: the direction, shaped like ``x``.
+
+    Examples:
+        >>> import mlplab
+        >>> hvp(lambda x: (x**3).sum(), mlplab.tensor([1.0, 2.0]), mlplab.tensor([1.0, 1.0]))
+        tensor([ 6., 12.])
+    """
+    x = _leaf(x)
+    v = as_tensor(v, like=x)
+    if v.shape != x.shape:
+        raise ValueError(f"hvp: v has shape {v.shape}, x has shape {x.shape}")
+    (g,) = grad(f(x), [x], create_graph=True)
+    assert g is not None
+    (hv,) = grad(sum_(g * v), [x], allow_unused=True)
+    return hv if hv is not None else Tensor._make(np.zeros_like(x.data))
+
+
+def hessian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
+    """Return the dense Hessian ∇²f(x), shaped ``x.shape + x.shape``.
+
+    The gradient graph is built once; each row is one backward pass through it with a unit
+    seed, so the cost is n gradient evaluations for n = x.size entries (meant for up to a few
+    thousand).
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> P = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> f = lambda t: 0.5 * (t @ (mlplab.Tensor(P) @ t))
+        >>> hessian(f, np.zeros(2)).numpy()
+        array([[2., 1.],
+               [1., 3.]])
+    """
+    x = _leaf(x)
+    n = x.data.size
+    (g,) = grad(f(x), [x], create_graph=True)
+    assert g is not None
+    flat = reshape(g, (n,))
+    rows = np.zeros((n, n), dtype=x.data.dtype)
+    if flat.requires_grad:
+        seed = np.zeros(n, dtype=x.data.dtype)
+        for i in range(n):
+            seed[i] = 1
+            (row,) = grad(
+                flat,
+                [x],
+                grad_outputs=Tensor._make(seed.copy()),
+                retain_graph=True,
+                allow_unused=True,
+            )
+            seed[i] = 0
+            if row is not None:
+                rows[i] = row.data.reshape(n)
+    return Tensor._make(rows.reshape(x.shape + x.shape))
+
+
+def _backward_method(
+    self: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+
+Tensor.backward = _backward_method  # type: ignore[attr-defined]

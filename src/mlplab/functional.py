@@ -1,0 +1,229 @@
+"""Composite functions built from the primitives of :mod:`mlplab.ops`.
+
+None of these has a gradient of its own: each is a short expression in primitives, so its first
+and second derivatives come from theirs. Where a naive formula overflows, the stable rewrite is
+still a composite (sigmoid through tanh, log-sum-exp shifted by its maximum).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .ops import (
+    _normalize_axes,
+    as_tensor,
+    broadcast_to,
+    concatenate,
+    divide,
+    erf,
+    exp,
+    log,
+    matmul,
+    multiply,
+    negative,
+    power,
+    reshape,
+    stack,
+    subtract,
+    tanh,
+    where,
+)
+from .ops import sum as sum_
+from .tensor import Tensor
+
+__all__ = [
+    "mean", "var", "sqrt", "abs", "maximum", "minimum", "relu", "leaky_relu", "sigmoid",
+    "softplus", "gelu", "logsumexp", "log_softmax", "softmax", "cross_entropy", "mse_loss",
+    "exp", "log", "tanh", "erf", "where", "matmul", "concatenate", "stack", "broadcast_to",
+]  # fmt: skip
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Return the mean over ``axis``: sum / count.
+
+    Examples:
+        >>> import mlplab
+        >>> mean(mlplab.tensor([1.0, 2.0, 6.0]))
+        tensor(3.)
+    """
+    x = as_tensor(x)
+    axes = _normalize_axes("mean", axis, x.ndim)
+    count = math.prod(x.shape[i] for i in axes)
+    return divide(sum_(x, axis=axes, keepdims=keepdims), count)
+
+
+def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Return the variance Σ(x − x̄)² / (N − ddof) over ``axis`` (NumPy's ``ddof``, default 0)."""
+    x = as_tensor(x)
+    axes = _normalize_axes("var", axis, x.ndim)
+    count = math.prod(x.shape[i] for i in axes)
+    centered = subtract(x, mean(x, axis=axes, keepdims=True))
+    return divide(sum_(multiply(centered, centered), axis=axes, keepdims=keepdims), count - ddof)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Return √x = x^½ elementwise."""
+    return power(x, 0.5)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """Return |x| elementwise (the gradient at 0 is taken as +1)."""
+    x = as_tensor(x)
+    return where(x.data >= 0, x, negative(x))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Return the elementwise maximum; at a tie the gradient goes to ``a``."""
+    a, b = _pair(a, b)
+    return where(a.data >= b.data, a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Return the elementwise minimum; at a tie the gradient goes to ``a``."""
+    a, b = _pair(a, b)
+    return where(a.data <= b.data, a, b)
+
+
+def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return a, as_tensor(b, like=a)
+
+
+def relu(x: Tensor) -> Tensor:
+    """Return max(x, 0) elementwise; the derivative at 0 is 0, as in PyTorch.
+
+    Examples:
+        >>> import mlplab
+        >>> relu(mlplab.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
+    x = as_tensor(x)
+    return where(x.data > 0, x, 0)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """Return x where x > 0, else ``negative_slope`` · x."""
+    x = as_tensor(x)
+    return where(x.data > 0, x, multiply(x, negative_slope))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Return 1 / (1 + e^(−x)), computed as ½(1 + tanh(x/2)), which never overflows."""
+    return multiply(0.5, tanh(multiply(x, 0.5)) + 1)
+
+
+def softplus(x: Tensor) -> Tensor:
+    """Return log(1 + eˣ), computed as max(x, 0) + log(1 + e^(−|x|)), which never overflows."""
+    x = as_tensor(x)
+    return relu(x) + log(exp(negative(abs(x))) + 1)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Return x·Φ(x): exactly ½x(1 + erf(x/√2)), or with ``approximate="tanh"``
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — PyTorch's two forms."""
+    x = as_tensor(x)
+    if approximate == "none":
+        return multiply(multiply(x, 0.5), erf(multiply(x, 1 / math.sqrt(2.0))) + 1)
+    if approximate == "tanh":
+        inner = multiply(x + multiply(power(x, 3), 0.044715), math.sqrt(2 / math.pi))
+        return multiply(multiply(x, 0.5), tanh(inner) + 1)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
+    """Return log Σ exp(x) over ``axis``, shifted by the maximum m so nothing overflows:
+    m + log Σ exp(x − m). The shift is a constant: its gradient would cancel exactly."""
+    x = as_tensor(x)
+    axes = _normalize_axes("logsumexp", axis, x.ndim)
+    m = x.data.max(axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    shift = Tensor._make(m)
+    out = log(sum_(exp(subtract(x, shift)), axis=axes, keepdims=True)) + shift
+    return (
+        out if keepdims else reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    )
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Return x − logsumexp(x) along ``axis``: log-probabilities, finite for any finite x."""
+    return subtract(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Return exp(x) / Σ exp(x) along ``axis``, as exp(log_softmax(x))."""
+    return exp(log_softmax(x, axis=axis))
+
+
+def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(losses)
+    if reduction == "sum":
+        return sum_(losses)
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
+    """Return the softmax cross-entropy ℓ(h, y) = −log softmax(h)_y = logsumexp(h) − h_y.
+
+    Args:
+        logits: (m, k) scores (or (k,) for one example).
+        labels: (m,) integer class indices in [0, k).
+        reduction: "mean" over the batch, "sum", or "none" for the (m,) losses.
+
+    Raises:
+        ValueError: for labels that are not integers, of the wrong shape, or out of range.
+
+    Examples:
+        >>> import mlplab
+        >>> cross_entropy(mlplab.tensor([[0.0, 0.0]]), mlplab.tensor([1]))
+        tensor(0.6931472)
+    """
+    logits = as_tensor(logits)
+    y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"cross_entropy: labels must be integers, got dtype {y.dtype}")
+    if logits.ndim not in (1, 2) or y.shape != logits.shape[:-1]:
+        raise ValueError(
+            "cross_entropy: expected logits (m, k) and labels (m,), "
+            f"got {logits.shape} and {y.shape}"
+        )
+    k = logits.shape[-1]
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"cross_entropy: labels must be in [0, {k}), got [{y.min()}, {y.max()}]")
+    log_p = log_softmax(logits, axis=-1)
+    picked = log_p[np.arange(y.shape[0]), y] if logits.ndim == 2 else log_p[int(y)]
+    return _reduce("cross_entropy", negative(picked), reduction)
+
+
+def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Return the squared error (ŷ − y)², averaged (or summed) over every element.
+
+    Raises:
+        ValueError: when the shapes differ (a silent broadcast here is a classic bug).
+    """
+    prediction = as_tensor(prediction)
+    target = as_tensor(target, like=prediction)
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"mse_loss: prediction and target shapes differ: {prediction.shape} and {target.shape}"
+        )
+    error = subtract(prediction, target)
+    return _reduce("mse_loss", multiply(error, error), reduction)
+
+
+Tensor.mean = mean  # type: ignore[attr-defined]
+Tensor.var = var  # type: ignore[attr-defined]
+Tensor.sqrt = sqrt  # type: ignore[attr-defined]
+Tensor.abs = abs  # type: ignore[attr-defined]
+Tensor.__abs__ = abs  # type: ignore[attr-defined]
+Tensor.relu = relu  # type: ignore[attr-defined]
+Tensor.sigmoid = sigmoid  # type: ignore[attr-defined]
+Tensor.softmax = softmax  # type: ignore[attr-defined]
+Tensor.log_softmax = log_softmax  # type: ignore[attr-defined]
+Tensor.logsumexp = logsumexp  # type: ignore[attr-defined]
