@@ -1,0 +1,21 @@
+"""mlplab.nn: layers and networks built on the autodiff core, with PyTorch's habits.
+
+``Module`` and ``Parameter`` are the base; ``Linear`` stores its weight (in, out) as in the
+lecture; ``MLP`` is the L-layer network Zᵢ₊₁ = σ(Zᵢ Wᵢ + 1 bᵢᵀ); the losses take logits.
+"""
+
+from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
+from .container import ModuleList, Sequential
+from .flatten import Flatten
+from .linear import Linear
+from .loss import CrossEntropyLoss, MSELoss
+from .mlp import MLP
+from .module import IncompatibleKeys, Module, RemovableHandle
+from .parameter import Parameter
+
+__all__ = [
+    "Module", "Parameter", "RemovableHandle", "IncompatibleKeys",
+    "ModuleList", "Sequential", "Linear", "Flatten", "MLP",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Identity", "get_activation",
+    "CrossEntropyLoss", "MSELoss",
+]  # fmt: skip

@@ -1,0 +1,431 @@
+"""Module: the base class of every layer and network.
+
+A Module owns Parameters and sub-Modules. Assigning either to an attribute registers it (a plain
+list or tuple of Modules becomes a :class:`~mlplab.nn.ModuleList`), so that ``parameters()``,
+``state_dict()``, ``train()``/``eval()`` and ``to(dtype)`` reach every weight of a network, with
+dotted names such as ``layers.0.weight`` that follow the attribute path.
+
+Forward hooks let an observer see each layer's input and output without changing the model:
+the lecture's diagnostics (activation norms per layer) are built on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+from .parameter import Parameter
+
+__all__ = ["Module", "RemovableHandle", "IncompatibleKeys"]
+
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
+ForwardPreHook = Callable[["Module", tuple[Any, ...]], Any]
+
+
+class RemovableHandle:
+    """The receipt of a registered hook: ``remove()`` unregisters it (also as a ``with`` block).
+
+    Examples:
+        >>> hooks = {}
+        >>> handle = RemovableHandle(hooks)
+        >>> hooks[handle] = print
+        >>> handle.remove(); len(hooks)
+        0
+    """
+
+    def __init__(self, hooks: dict[Any, Any]) -> None:
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        """Unregister the hook; removing twice is harmless."""
+        self._hooks.pop(self, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and networks: subclass it, assign parameters, write ``forward``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab.nn import Module, Parameter
+        >>> class Scale(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.alpha = Parameter(np.ones(3))
+        >>> class Net(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.blocks = [Scale(), Scale()]
+        >>> [name for name, _ in Net().named_parameters()]
+        ['blocks.0.alpha', 'blocks.1.alpha']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        # Bypass __setattr__: these are the registries it writes to.
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
+        object.__setattr__(self, "training", True)
+
+    # ---------------------------------------------------------------- registration
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params: dict[str, Parameter | None] | None = self.__dict__.get("_parameters")
+        if params is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: cannot assign '{name}' before Module.__init__(); "
+                f"call super().__init__() first"
+            )
+        modules: dict[str, Module | None] = self.__dict__["_modules"]
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (Module, Tensor)) for v in value):
+            value = self._as_module_list(name, value)
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params or name in modules:
+            kind = "parameter" if name in params else "sub-module"
+            expected = "a Parameter" if name in params else "a Module"
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}.{name}: is a registered {kind}, expected "
+                    f"{expected} or None, got {type(value).__name__}"
+                )
+            (params if name in params else modules)[name] = None  # type: ignore[index]
+        else:
+            object.__setattr__(self, name, value)
+
+    def _as_module_list(self, name: str, items: list[Any] | tuple[Any, ...]) -> Module:
+        """Register a plain list of Modules as a ModuleList; refuse lists that mix in tensors."""
+        for i, item in enumerate(items):
+            if not isinstance(item, Module):
+                raise TypeError(
+                    f"{type(self).__name__}.{name}: a list assigned to a module attribute must "
+                    f"hold only Modules (it becomes a ModuleList), item {i} is "
+                    f"{type(item).__name__}; assign each Parameter to its own attribute"
+                )
+        from .container import ModuleList
+
+        return ModuleList(items)
+
+    def _forget(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        self.__dict__["_parameters"].pop(name, None)
+        self.__dict__["_modules"].pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: look in the registries.
+        for registry in ("_parameters", "_modules"):
+            entries = self.__dict__.get(registry)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+    # ---------------------------------------------------------------- traversal
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(name, module)`` for each direct sub-module."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """Yield each direct sub-module."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield ``(dotted_name, module)`` for this module and every descendant, each once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant, each once (depth first, in order)."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, parameter)``; a parameter shared by two modules comes once."""
+        seen: set[int] = set()
+        owners = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for owner_name, module in owners:
+            for name, param in module._parameters.items():
+                if param is None or (remove_duplicate and id(param) in seen):
+                    continue
+                seen.add(id(param))
+                yield (f"{owner_name}.{name}" if owner_name else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every parameter (each once), in registration order.
+
+        Examples:
+            >>> from mlplab.nn import Linear
+            >>> [p.shape for p in Linear(3, 2, rng=0).parameters()]
+            [(3, 2), (2,)]
+        """
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Count the scalar weights (optionally only those with ``requires_grad``)."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module and then on this one; return self."""
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
+
+    # ---------------------------------------------------------------- modes and gradients
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``.training``) on this module and all descendants; return self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze (True) every parameter; return self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of all parameters.
+
+        Args:
+            set_to_none: set ``.grad`` to None (the default, as in PyTorch); with False each
+                existing gradient is replaced by a fresh zero array (never written in place,
+                so an array the gradient shares with another tensor is not clobbered).
+        """
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad = Tensor._make(np.zeros_like(param.grad.data))
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter (and its gradient) to a floating dtype in place; return self.
+
+        The Parameter objects stay the same (only their ``.data`` changes), so an optimizer
+        built before the conversion still holds them.
+
+        Raises:
+            TypeError: if ``dtype`` is not a floating-point dtype.
+        """
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(
+                f"{type(self).__name__}.to: expected a floating-point dtype, got {target}"
+            )
+        for param in self.parameters():
+            param.data = param.data.astype(target, copy=False)
+            if param.grad is not None:
+                param.grad = Tensor._make(param.grad.data.astype(target, copy=False))
+        return self
+
+    astype = to
+
+    def double(self) -> Module:
+        """Convert to float64 (for gradient checks); return self."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Convert to float32 (the default dtype); return self."""
+        return self.to(np.float32)
+
+    # ---------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Return ``{dotted_name: copy of the parameter's array}``, in registration order.
+
+        Examples:
+            >>> from mlplab.nn import Linear
+            >>> sorted(Linear(3, 2, rng=0).state_dict())
+            ['bias', 'weight']
+        """
+        return {
+            name: np.array(param.data, copy=True)
+            for name, param in self.named_parameters(remove_duplicate=False)
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays from ``state`` into the parameters, in place (the objects stay the same).
+
+        Nothing is written unless every check passes.
+
+        Args:
+            state: ``{dotted_name: array or Tensor}``, as from :meth:`state_dict`.
+            strict: refuse missing and unexpected keys (shape mismatches are always refused).
+
+        Returns:
+            The missing and unexpected keys (empty lists when ``strict``).
+
+        Raises:
+            TypeError: if ``state`` is not a mapping.
+            RuntimeError: naming every missing and unexpected key and every shape or dtype
+                mismatch, on one line.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where}: expected a mapping of names to arrays, got {type(state)}")
+        own = dict(self.named_parameters(remove_duplicate=False))
+        missing = [key for key in own if key not in state]
+        unexpected = [key for key in state if key not in own]
+        problems: list[str] = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        arrays: dict[str, np.ndarray] = {}
+        for key, param in own.items():
+            if key not in state:
+                continue
+            value = state[key]
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.shape != param.shape:
+                problems.append(
+                    f"shape mismatch for '{key}': expected {param.shape}, got {array.shape}"
+                )
+            elif array.dtype.kind != "f":
+                problems.append(f"'{key}' must be floating point, got dtype {array.dtype}")
+            else:
+                arrays[key] = array
+        if problems:
+            raise RuntimeError(f"{where}: " + "; ".join(problems))
+        for key, array in arrays.items():
+            np.copyto(own[key].data, array, casting="same_kind")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---------------------------------------------------------------- calling
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute the output; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for pre_hook in list(self._forward_pre_hooks.values()):
+            result = pre_hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_hook(self, hook: ForwardHook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None return
+        replaces the output.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+
+        Examples:
+            >>> import numpy as np, mlplab
+            >>> from mlplab.nn import Linear
+            >>> seen = []
+            >>> layer = Linear(3, 2, rng=0)
+            >>> handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+            >>> _ = layer(mlplab.tensor(np.ones((4, 3), np.float32)))
+            >>> handle.remove()
+            >>> _ = layer(mlplab.tensor(np.ones((4, 3), np.float32)))
+            >>> seen
+            [(4, 2)]
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: expected a callable, got {type(hook)}")
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle] = hook
+        return handle
+
+    def register_forward_pre_hook(self, hook: ForwardPreHook) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward; a non-None return replaces the
+        inputs (a tuple, or a single value)."""
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: expected a callable, got {type(hook)}")
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle] = hook
+        return handle
+
+    # ---------------------------------------------------------------- printing
+
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr (its settings)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [self.extra_repr()] if self.extra_repr() else []
+        lines += _child_lines(list(self.named_children()))
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{type(self).__name__}({lines[0]})"
+        body = "\n".join("  " + line for line in "\n".join(lines).split("\n"))
+        return f"{type(self).__name__}(\n{body}\n)"
+
+
+def _child_lines(children: list[tuple[str, Module]]) -> list[str]:
+    """Format children as ``(name): repr``; runs of identical numbered children as one line,
+    ``(1-48): 48 x Linear(...)``, so a 50-layer network prints in a few lines."""
+    lines: list[str] = []
+    i = 0
+    while i < len(children):
+        name, child = children[i]
+        text = repr(child)
+        j = i + 1
+        if name.isdigit():
+            while j < len(children) and children[j][0].isdigit() and repr(children[j][1]) == text:
+                j += 1
+        if j - i > 1:
+            lines.append(f"({name}-{children[j - 1][0]}): {j - i} x {text}")
+        else:
+            lines.append(f"({name}): {text}")
+        i = j
+    return lines
