@@ -9,6 +9,9 @@ Examples:
     tensor([2., 4., 6.])
 """
 
+import importlib
+from typing import Any
+
 from . import functional
 from .autodiff import backward, grad, hessian, hvp
 from .functional import (
@@ -57,8 +60,27 @@ from .tensor import DEFAULT_DTYPE, Tensor, tensor
 
 __version__ = "0.1.0"
 
+# Subpackages load on first use, so `import mlplab` costs only the core.
+_SUBMODULES = {
+    "nn", "optim", "init", "data", "train", "diagnostics", "experiments", "serialization",
+}  # fmt: skip
+_FROM_SERIALIZATION = {"save", "load"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _FROM_SERIALIZATION:
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES | _FROM_SERIALIZATION)
+
 __all__ = [
-    "Tensor", "tensor", "DEFAULT_DTYPE", "functional",
+    "Tensor", "tensor", "DEFAULT_DTYPE", "functional", "nn", "optim", "init", "data",
+    "save", "load",
     "backward", "grad", "hvp", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "tanh", "erf",
