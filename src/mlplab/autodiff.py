@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import set_grad_enabled
-from .ops import Op, as_tensor, reshape
+from .ops import Op, as_tensor, astype, reshape
 from .ops import sum as sum_
 from .tensor import Tensor
 
@@ -75,6 +75,10 @@ def _seed(output: Tensor, grad_output: Any, where: str) -> Tensor:
         raise RuntimeError(
             f"{where}: the gradient has shape {seed.shape}, the output has shape {output.shape}"
         )
+    if seed.data.dtype != output.data.dtype:
+        # Gradients take their tensor's dtype: a float64 or integer seed must not leak into a
+        # float32 graph.
+        seed = astype(seed, output.data.dtype)
     return seed
 
 
@@ -119,17 +123,29 @@ def _propagate(
 
 
 def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
-    """leaf.grad += g: a fresh array the first time (g may be shared), in place afterwards."""
+    """leaf.grad += g: a fresh array the first time (g may be shared), in place afterwards.
+
+    A gradient that is part of a recorded graph (``create_graph``) is never written in place:
+    one VJP result is often the ``.grad`` of several leaves at once (``a + b`` hands the same
+    tensor to both), and it is a value other nodes of the graph depend on.
+    """
     if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if leaf.grad is None:
+            leaf.grad = g if g.requires_grad else _fresh(g, leaf)
+        else:
+            leaf.grad = leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(np.array(g.data, dtype=leaf.data.dtype, copy=True))
+        leaf.grad = _fresh(g, leaf)
     else:
         target = leaf.grad.data
-        if target.flags.writeable:
+        if target.flags.writeable and not leaf.grad.requires_grad:
             target += g.data
         else:
             leaf.grad = Tensor._make(target + g.data)
+
+
+def _fresh(g: Tensor, leaf: Tensor) -> Tensor:
+    return Tensor._make(np.array(g.data, dtype=leaf.data.dtype, copy=True))
 
 
 def backward(
@@ -189,7 +205,8 @@ def grad(
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if not isinstance(grad_outputs, (list, tuple)):
+        # One tensor, array or None: the same for every output, as in torch.autograd.grad.
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
@@ -240,6 +257,8 @@ def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> Tensor:
         raise ValueError(f"hvp: v has shape {v.shape}, x has shape {x.shape}")
     (g,) = grad(f(x), [x], create_graph=True)
     assert g is not None
+    if not g.requires_grad:  # f is affine in x: the gradient is a constant, H = 0
+        return Tensor._make(np.zeros_like(x.data))
     (hv,) = grad(sum_(g * v), [x], allow_unused=True)
     return hv if hv is not None else Tensor._make(np.zeros_like(x.data))
 
