@@ -1,0 +1,133 @@
+"""The flat fast path: one contiguous buffer for a group's parameters, gradients and state.
+
+A step of an element-wise optimizer is the same arithmetic on every number, so it can run on one
+long vector instead of tensor by tensor (tinygrad's "fused" optimizer, PyTorch's ``foreach``).
+:class:`FlatGroup` copies the parameters of one param group into a contiguous buffer and re-points
+each ``p.data`` to a view of it, so the model keeps computing with the very same numbers while the
+optimizer updates all of them with a handful of vectorized operations. The optimizer state
+(moments, momentum buffers) lives in flat buffers of the same layout, and each parameter's state
+is a view into them, so the per-tensor path and the flat path read and write the same memory.
+
+Gradients arrive as fresh arrays from backward; :meth:`FlatGroup.gather_grads` copies them into
+the flat gradient buffer (one cheap copy per tensor). After ``zero_grad(set_to_none=False)`` each
+``p.grad`` *is* a view of that buffer (:meth:`FlatGroup.point_grads`), and when backward
+accumulates in place the copy is skipped.
+
+If someone replaces ``p.data`` by a new array (loading weights, say), :meth:`FlatGroup.sync_params`
+notices (an identity check per tensor) and copies the new values into the buffer before the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["FlatGroup", "can_flatten"]
+
+
+def can_flatten(params: Sequence[Tensor]) -> bool:
+    """Tell whether ``params`` can share one flat buffer: NumPy arrays of one floating dtype.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab import Tensor
+        >>> can_flatten([Tensor(np.zeros(2)), Tensor(np.zeros((2, 3)))])
+        True
+        >>> can_flatten([Tensor(np.zeros(2)), Tensor(np.zeros(2, dtype=np.float32))])
+        False
+    """
+    if not params:
+        return False
+    dtype = params[0].data.dtype
+    return all(isinstance(p.data, np.ndarray) and p.data.dtype == dtype for p in params) and (
+        dtype.kind == "f"
+    )
+
+
+class FlatGroup:
+    """Parameters, gradients and optimizer state of one param group as flat buffers.
+
+    Args:
+        params: the group's parameters (one floating dtype, see :func:`can_flatten`). Their
+            ``.data`` is copied into :attr:`param` and re-pointed to views of it.
+        state_fill: name -> initial value of each per-element state buffer to allocate.
+
+    Attributes:
+        param: the flat parameter vector, shape ``(n,)``.
+        grad: the flat gradient vector, shape ``(n,)``.
+        state: name -> flat state vector, shape ``(n,)``.
+        work: scratch space ``(2, n)`` for the kernels (never part of the saved state).
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab import Tensor
+        >>> w, b = Tensor(np.ones((2, 2))), Tensor(np.zeros(2))
+        >>> fg = FlatGroup([w, b], {})
+        >>> fg.param.shape, np.shares_memory(w.data, fg.param)
+        ((6,), True)
+    """
+
+    def __init__(self, params: Sequence[Tensor], state_fill: dict[str, float]) -> None:
+        self.params = list(params)
+        dtype = self.params[0].data.dtype
+        sizes = [p.data.size for p in self.params]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        n = self.offsets[-1]
+        self.shapes = [p.data.shape for p in self.params]
+        self.param = np.empty(n, dtype=dtype)
+        self.grad = np.zeros(n, dtype=dtype)
+        self.work = np.empty((2, n), dtype=dtype)
+        self.state = {name: np.full(n, fill, dtype=dtype) for name, fill in state_fill.items()}
+        self.param_views = self.views(self.param)
+        self.grad_views = self.views(self.grad)
+        for p, view in zip(self.params, self.param_views, strict=True):
+            view[...] = p.data
+            p.data = view
+
+    def views(self, flat: Any) -> list[Any]:
+        """Split a flat vector into views shaped like the parameters."""
+        return [
+            flat[a:b].reshape(shape)
+            for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
+        ]
+
+    def sync_params(self) -> None:
+        """Bring back into the buffer any parameter whose ``.data`` was replaced.
+
+        Raises:
+            ValueError: if a replaced ``.data`` has a different shape or dtype.
+        """
+        for p, view in zip(self.params, self.param_views, strict=True):
+            if p.data is view:
+                continue
+            if p.data.shape != view.shape or p.data.dtype != view.dtype:
+                raise ValueError(
+                    f"optimizer: a parameter's data was replaced by an array of shape "
+                    f"{p.data.shape} and dtype {p.data.dtype}, expected shape {view.shape} and "
+                    f"dtype {view.dtype}"
+                )
+            view[...] = p.data
+            p.data = view
+
+    def gather_grads(self) -> Any:
+        """Copy every ``p.grad`` into :attr:`grad` (skipping those already viewing it)."""
+        for p, view in zip(self.params, self.grad_views, strict=True):
+            assert p.grad is not None, "gather_grads needs every gradient"
+            if p.grad.data is not view:
+                view[...] = p.grad.data
+        return self.grad
+
+    def point_grads(self) -> None:
+        """Zero the flat gradient and make each existing ``p.grad`` a view of it.
+
+        Parameters whose grad is None stay None (a zero gradient would still move them under
+        weight decay or momentum).
+        """
+        self.grad.fill(0)
+        for p, view in zip(self.params, self.grad_views, strict=True):
+            if p.grad is not None and p.grad.data is not view:
+                p.grad = Tensor._make(view)

@@ -1,0 +1,207 @@
+"""Newton's method over the flattened parameter vector: θ ← θ − α (∇²f(θ) + λI)⁻¹ ∇f(θ)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import grad
+from ..grad_mode import enable_grad
+from ..ops import concatenate, reshape
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_range
+
+__all__ = ["Newton", "conjugate_gradient"]
+
+
+def conjugate_gradient(
+    matvec: Callable[[Any], Any], b: Any, *, tol: float = 1e-10, max_iter: int | None = None
+) -> Any:
+    """Solve A x = b for a symmetric positive-definite A given only x ↦ A x.
+
+    Stops when ‖b − A x‖ ≤ tol·‖b‖ or after ``max_iter`` iterations (default: len(b)).
+
+    Raises:
+        RuntimeError: when a search direction p has pᵀAp ≤ 0 (A is not positive definite) or the
+            iteration produces non-finite numbers.
+
+    Examples:
+        >>> import numpy as np
+        >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
+        >>> np.round(conjugate_gradient(lambda v: A @ v, np.array([1.0, 2.0])), 6)
+        array([0.090909, 0.636364])
+    """
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    rs = float(r @ r)
+    target = tol * np.sqrt(rs)
+    for _ in range(len(b) if max_iter is None else max_iter):
+        if np.sqrt(rs) <= target:
+            break
+        ap = matvec(p)
+        curvature = float(p @ ap)
+        if not np.isfinite(curvature) or curvature <= 0:
+            raise RuntimeError(
+                f"Newton: the damped Hessian is not positive definite along a conjugate-gradient "
+                f"direction (pᵀ(H + λI)p = {curvature:.3g}); increase damping or use "
+                f'method="full"'
+            )
+        a = rs / curvature
+        x += a * p
+        r -= a * ap
+        rs, rs_old = float(r @ r), rs
+        p = r + (rs / rs_old) * p
+    return x
+
+
+class Newton(Optimizer):
+    """Newton's method on the whole flattened parameter vector θ ∈ Rⁿ::
+
+        θ ← θ − α d,   (∇²f(θ) + λI) d = ∇f(θ)
+
+    α = lr = 1 is the full Newton step (a positive-definite quadratic is solved in one step);
+    α < 1 the damped step (on a quadratic the error shrinks by exactly (1 − α) per step);
+    λ = damping > 0 regularizes an indefinite or singular Hessian (Levenberg). The system is
+    solved, never inverted: ``method="full"`` builds the n×n Hessian (one backward pass per row
+    through the gradient's graph) and calls ``np.linalg.solve`` — for small models;
+    ``method="cg"`` never forms it and runs conjugate gradient on Hessian-vector products
+    (∇(∇f·v), one backward each), which needs H + λI positive definite.
+
+    Closure contract (differs from PyTorch's): ``step(closure)`` requires a closure that computes
+    and **returns the loss with its graph and does not call backward** — Newton differentiates it
+    twice itself (``create_graph=True``). ``.grad`` is neither read nor written.
+
+    If the system is singular, indefinite for CG, or gives non-finite numbers, the step raises
+    ``RuntimeError`` and leaves the parameters unchanged.
+
+    Args:
+        params: Tensors (one group: the method acts on all of them jointly).
+        lr: the step size α (> 0).
+        damping: λ ≥ 0 added to the Hessian's diagonal.
+        method: ``"full"`` or ``"cg"``.
+        cg_tol: relative residual at which CG stops.
+        cg_max_iter: CG iteration limit (default: n).
+
+    Examples:
+        >>> import numpy as np, mlplab
+        >>> P = mlplab.Tensor(np.array([[3.0, 1.0], [1.0, 2.0]]))
+        >>> x = mlplab.tensor(np.array([1.0, -1.0]), requires_grad=True)
+        >>> opt = Newton([x])
+        >>> loss = opt.step(lambda: 0.5 * (x @ (P @ x)) - x.sum())
+        >>> np.round(x.data, 12)  # the minimizer P⁻¹·1 in one step
+        array([0.2, 0.4])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1.0,
+        damping: float = 0.0,
+        method: str = "full",
+        cg_tol: float = 1e-10,
+        cg_max_iter: int | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr, damping=damping, method=method, cg_tol=cg_tol, cg_max_iter=cg_max_iter
+        )
+        super().__init__(params, defaults, flat=False)
+        if len(self.param_groups) != 1:
+            raise ValueError(
+                f"Newton: acts on the whole flattened parameter vector, so it takes one param "
+                f"group, got {len(self.param_groups)}"
+            )
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_range("Newton", "lr", group["lr"], 0.0)
+        if group["lr"] == 0:
+            raise ValueError("Newton: lr must be > 0, got 0")
+        check_range("Newton", "damping", group["damping"], 0.0)
+        if group["method"] not in ("full", "cg"):
+            raise ValueError(f'Newton: method must be "full" or "cg", got {group["method"]!r}')
+        check_range("Newton", "cg_tol", group["cg_tol"], 0.0)
+        if group["cg_max_iter"] is not None and int(group["cg_max_iter"]) < 1:
+            raise ValueError(f"Newton: cg_max_iter must be >= 1, got {group['cg_max_iter']}")
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Take one Newton step; return the loss the closure computed (before the step).
+
+        Raises:
+            RuntimeError: without a closure, when the closure's loss has no graph, or when the
+                Newton system cannot be solved (parameters are then left unchanged).
+        """
+        if closure is None:
+            raise RuntimeError(
+                "Newton: step() needs a closure that returns the loss with its graph "
+                "(and does not call backward)"
+            )
+        group = self.param_groups[0]
+        params = group["params"]
+        with enable_grad():
+            loss = closure()
+            if not isinstance(loss, Tensor) or not loss.requires_grad:
+                raise RuntimeError(
+                    "Newton: the closure must return the loss as a Tensor with its graph, got "
+                    f"{type(loss).__name__} without one"
+                )
+            grads = grad(loss, params, create_graph=True, allow_unused=True)
+            pieces = [
+                reshape(g, (-1,)) if g is not None else Tensor._make(np.zeros(p.size, p.dtype))
+                for p, g in zip(params, grads, strict=True)
+            ]
+            g_all = concatenate(pieces)
+        g = np.array(g_all.data, copy=True)
+        if not np.all(np.isfinite(g)):
+            raise RuntimeError("Newton: the gradient is not finite; parameters left unchanged")
+
+        def hessian_times(v: Any) -> Any:
+            if not g_all.requires_grad:  # f is affine in θ: H = 0
+                return np.zeros_like(v)
+            rows = grad(
+                g_all,
+                params,
+                grad_outputs=Tensor._make(v),
+                retain_graph=True,
+                allow_unused=True,
+            )
+            return np.concatenate(
+                [
+                    r.data.reshape(-1) if r is not None else np.zeros(p.size, p.dtype)
+                    for p, r in zip(params, rows, strict=True)
+                ]
+            )
+
+        damping = group["damping"]
+        if group["method"] == "full":
+            n = g.size
+            hess = np.stack([hessian_times(e) for e in np.eye(n, dtype=g.dtype)])
+            hess = 0.5 * (hess + hess.T) + damping * np.eye(n, dtype=g.dtype)
+            if not np.all(np.isfinite(hess)):
+                raise RuntimeError("Newton: the Hessian is not finite; parameters left unchanged")
+            try:
+                direction = np.linalg.solve(hess, g)
+            except np.linalg.LinAlgError:
+                raise RuntimeError(
+                    f"Newton: the Hessian + {damping}·I is singular; increase damping "
+                    "(parameters left unchanged)"
+                ) from None
+        else:
+            direction = conjugate_gradient(
+                lambda v: hessian_times(v) + damping * v,
+                g,
+                tol=group["cg_tol"],
+                max_iter=group["cg_max_iter"],
+            )
+        if not np.all(np.isfinite(direction)):
+            raise RuntimeError(
+                "Newton: the Newton direction is not finite (ill-conditioned Hessian); "
+                "increase damping (parameters left unchanged)"
+            )
+        offset = 0
+        for p in params:
+            piece = direction[offset : offset + p.size].reshape(p.shape)
+            p.data -= group["lr"] * piece
+            offset += p.size
+        return loss
