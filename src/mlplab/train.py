@@ -1,0 +1,379 @@
+"""Training: ``fit`` and ``evaluate``, the history of a run, callbacks and the divergence guard.
+
+One training step is minibatch SGD as the lecture writes it, with any optimizer::
+
+    loss = ℓ(h_θ(X_B), y_B) (mean over the batch);  g = ∇_θ loss;  θ ← optimizer(θ, g)
+
+Optimizers that must evaluate the loss at other points get a closure: the lecture's Nesterov
+(gradient at θ − αu) gets PyTorch's convention (zero the gradients, compute the loss, call
+``backward``, return the loss); Newton, which differentiates the loss twice itself, gets a
+closure that returns the loss with its graph and does not call ``backward``. Every other
+optimizer gets the plain ``zero_grad(); loss.backward(); step()`` sequence.
+
+``fit`` saves a checkpoint after every epoch when given a ``checkpoint_dir`` (see
+:mod:`mlplab.checkpoint`), and with ``resume=True`` continues from it: the weights, the optimizer
+state, the data order, the schedule and the history are all restored, so the run ends with
+exactly the numbers an uninterrupted run would have produced.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import no_grad
+from .tensor import Tensor
+
+__all__ = ["History", "TrainState", "Callback", "DivergenceError", "evaluate", "fit"]
+
+#: Optimizers whose ``step`` needs a closure (they evaluate the loss at other points).
+CLOSURE_OPTIMIZERS = frozenset({"Nesterov", "Newton"})
+#: Those whose closure must return the loss with its graph and not call backward.
+GRAPH_CLOSURE_OPTIMIZERS = frozenset({"Newton"})
+
+
+class DivergenceError(RuntimeError):
+    """The loss became NaN or infinite: training stopped at that step."""
+
+
+@dataclass
+class History:
+    """Loss and accuracy per epoch, and the training loss per step, thinned to ``max_steps``.
+
+    ``epochs`` holds one dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy`` (running
+    means over the epoch's minibatches), ``val_loss``, ``val_accuracy`` (when validated), ``lr``
+    (used during the epoch), ``steps`` (optimizer steps so far) and ``seconds`` (wall time since
+    the run began). ``steps`` holds ``[step, loss]`` pairs for
+    steps that are multiples of ``stride``; when it outgrows ``max_steps`` every other pair is
+    dropped and the stride doubles, so a long run keeps an evenly spaced curve.
+
+    Examples:
+        >>> h = History(max_steps=4)
+        >>> for s in range(10):
+        ...     h.record_step(s, float(s))
+        >>> h.steps, h.stride
+        ([[0, 0.0], [4, 4.0], [8, 8.0]], 4)
+        >>> History.from_dict(h.to_dict()) == h
+        True
+    """
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps: list[list[float]] = field(default_factory=list)
+    stride: int = 1
+    max_steps: int = 2000
+
+    def record_step(self, step: int, loss: float) -> None:
+        """Record the loss of global step ``step`` (0-based) if it falls on the stride."""
+        if step % self.stride:
+            return
+        self.steps.append([step, loss])
+        if len(self.steps) > self.max_steps:
+            self.steps = self.steps[::2]
+            self.stride *= 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the history as plain JSON-able values."""
+        return {
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "stride": self.stride,
+            "max_steps": self.max_steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild a history saved by :meth:`to_dict`."""
+        return cls(
+            epochs=[dict(row) for row in data["epochs"]],
+            steps=[[int(s), float(v)] for s, v in data["steps"]],
+            stride=int(data["stride"]),
+            max_steps=int(data["max_steps"]),
+        )
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the objects being trained and where the run stands.
+
+    Set ``stop = True`` from a callback to end training after the current epoch.
+    """
+
+    model: Any
+    optimizer: Any
+    history: History
+    epoch: int = 0
+    step: int = 0
+    epochs: int = 0
+    stop: bool = False
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+class Callback:
+    """Base class of fit callbacks; override the hooks you need (each receives the TrainState).
+
+    ``on_step_end`` runs after every optimizer step with ``state.logs = {"loss": ...}``;
+    ``on_epoch_end`` after the epoch's validation and checkpoint, with the epoch's row in
+    ``state.logs``.
+    """
+
+    def on_train_begin(self, state: TrainState) -> None: ...
+    def on_epoch_begin(self, state: TrainState) -> None: ...
+    def on_step_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+def _correct(logits: Tensor, labels: Tensor) -> int:
+    return int((logits.data.argmax(axis=-1) == labels.data).sum())
+
+
+def _default_loss() -> Callable[[Tensor, Tensor], Tensor]:
+    from .nn import CrossEntropyLoss
+
+    return CrossEntropyLoss()  # type: ignore[no-any-return]
+
+
+def evaluate(model: Any, loader: Iterable[Any], loss: Callable[..., Tensor] | None = None):
+    """Return (mean loss, accuracy) of ``model`` over every batch of ``loader``.
+
+    Runs under ``no_grad`` with ``model.eval()``, and restores the model's mode afterwards. The
+    loss is averaged over samples (each batch's mean weighted by its size), the accuracy is the
+    fraction of samples whose largest logit is the label.
+
+    Args:
+        model: a Module mapping (m, n) inputs to (m, k) logits.
+        loader: yields ``(x, y)`` batches (a :class:`~mlplab.data.DataLoader`).
+        loss: a loss module taking (logits, labels) with mean reduction; cross-entropy if None.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab.nn import Linear
+        >>> from mlplab.data import ArrayDataset, DataLoader
+        >>> model = Linear(2, 2, rng=0)
+        >>> model.weight.data[...] = [[1, 0], [0, 1]]; model.bias.data[...] = 0
+        >>> x = np.array([[2.0, 0], [0, 2], [2, 0]], np.float32)
+        >>> data = ArrayDataset(x, np.array([0, 1, 1]))  # the last sample is misclassified
+        >>> loss, acc = evaluate(model, DataLoader(data, batch_size=2))
+        >>> round(loss, 4), round(acc, 4)  # (2·log(1 + e⁻²) + log(1 + e²)) / 3
+        (0.7936, 0.6667)
+    """
+    loss_fn = loss if loss is not None else _default_loss()
+    was_training = getattr(model, "training", True)
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        with no_grad():
+            for x, y in loader:
+                logits = model(x)
+                n = len(y.data)
+                total_loss += float(loss_fn(logits, y).item()) * n
+                correct += _correct(logits, y)
+                count += n
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    return total_loss / count, correct / count
+
+
+def needs_closure(optimizer: Any) -> bool:
+    """True for optimizers that evaluate the loss themselves (``requires_closure`` or by name)."""
+    flag = getattr(optimizer, "requires_closure", None)
+    if flag is not None:
+        return bool(flag)
+    return type(optimizer).__name__ in CLOSURE_OPTIMIZERS
+
+
+def train_step(model: Any, optimizer: Any, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor):
+    """Run one optimizer step on the batch; return (loss value, logits at the current θ)."""
+    if not needs_closure(optimizer):
+        optimizer.zero_grad()
+        logits = model(x)
+        value = loss_fn(logits, y)
+        if math.isfinite(value.item()):  # never step on a NaN gradient
+            value.backward()
+            optimizer.step()
+        return float(value.item()), logits
+    seen: list[Tensor] = []
+    calls_backward = type(optimizer).__name__ not in GRAPH_CLOSURE_OPTIMIZERS
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        logits = model(x)
+        seen.append(logits)
+        value = loss_fn(logits, y)
+        if calls_backward:
+            value.backward()
+        return value
+
+    value = optimizer.step(closure)
+    return float(value.item()), seen[0]
+
+
+def _current_lr(optimizer: Any) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def fit(
+    model: Any,
+    optimizer: Any,
+    train_loader: Any,
+    epochs: int,
+    loss: Callable[..., Tensor] | None = None,
+    val_loader: Any = None,
+    callbacks: Sequence[Callback] = (),
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    scheduler: Any = None,
+    config: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs; return the :class:`History`.
+
+    Args:
+        model: a Module producing logits.
+        optimizer: an ``mlplab.optim`` optimizer over ``model.parameters()``.
+        train_loader: yields ``(x, y)`` minibatches; one pass is one epoch.
+        epochs: the total number of epochs (a resumed run continues up to it).
+        loss: the loss module (mean reduction); ``CrossEntropyLoss()`` if None.
+        val_loader: evaluated after every epoch (``val_loss``, ``val_accuracy``).
+        callbacks: :class:`Callback` objects, called in order.
+        checkpoint_dir: save ``checkpoint.safetensors`` there after every epoch.
+        resume: continue from the checkpoint in ``checkpoint_dir``.
+        scheduler: an lr scheduler stepped once per epoch (``scheduler.step()``).
+        config: JSON-able description of the run, stored in each checkpoint.
+        progress: show a tqdm bar per epoch (on stderr) with the running loss and accuracy.
+
+    Raises:
+        ValueError: for ``epochs`` < 0, or ``resume`` without ``checkpoint_dir``.
+        FileNotFoundError: for ``resume`` when ``checkpoint_dir`` holds no checkpoint.
+        DivergenceError: when a loss is NaN or infinite (the message names the step and the
+            learning rate); the weights of the last good checkpoint stay on disk.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab.nn import MLP
+        >>> from mlplab.optim import Adam
+        >>> from mlplab.data import ArrayDataset, DataLoader
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(200, 2)).astype(np.float32)
+        >>> data = ArrayDataset(x, (x[:, 0] * x[:, 1] > 0).astype(np.int64))
+        >>> model = MLP(2, 2, width=16, depth=2, rng=0)
+        >>> history = fit(model, Adam(model.parameters(), lr=0.05),
+        ...               DataLoader(data, batch_size=20, shuffle=True, seed=0), epochs=20)
+        >>> history.epochs[-1]["train_accuracy"] > 0.9
+        True
+    """
+    from . import checkpoint as ckpt
+
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("fit: resume=True needs a checkpoint_dir")
+    loss_fn = loss if loss is not None else _default_loss()
+    state = TrainState(model, optimizer, History(), epochs=int(epochs))
+    elapsed = 0.0
+    if resume:
+        path = ckpt.checkpoint_path(checkpoint_dir)  # type: ignore[arg-type]
+        saved = ckpt.load_checkpoint(path)
+        saved.restore(model, optimizer, train_loader, scheduler)
+        state.history, state.epoch, state.step = saved.history, saved.epoch, saved.step
+        elapsed = saved.history.epochs[-1]["seconds"] if saved.history.epochs else 0.0
+    start = time.perf_counter() - elapsed
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    model.train()
+    while state.epoch < epochs and not state.stop:
+        state.epoch += 1
+        for cb in callbacks:
+            cb.on_epoch_begin(state)
+        row = _train_epoch(state, train_loader, loss_fn, callbacks, progress)
+        if val_loader is not None:
+            row["val_loss"], row["val_accuracy"] = evaluate(model, val_loader, loss_fn)
+        row["lr"] = _current_lr(optimizer)
+        row["steps"] = state.step
+        if scheduler is not None:
+            scheduler.step()
+        row["seconds"] = time.perf_counter() - start
+        state.history.epochs.append(row)
+        state.logs = row
+        if checkpoint_dir is not None:
+            ckpt.save_checkpoint(
+                ckpt.checkpoint_path(checkpoint_dir),
+                model=model,
+                optimizer=optimizer,
+                loader=train_loader,
+                scheduler=scheduler,
+                epoch=state.epoch,
+                step=state.step,
+                history=state.history,
+                config=config or {},
+            )
+        for cb in callbacks:
+            cb.on_epoch_end(state)
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return state.history
+
+
+def _train_epoch(
+    state: TrainState,
+    loader: Any,
+    loss_fn: Callable[..., Tensor],
+    callbacks: Sequence[Callback],
+    progress: bool,
+) -> dict[str, float]:
+    """One pass over the loader; return the epoch's running loss and accuracy."""
+    total_loss, correct, count = 0.0, 0, 0
+    batches: Any = loader
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            loader,
+            total=len(loader),
+            desc=f"epoch {state.epoch}/{state.epochs}",
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        batches = bar
+    try:
+        for x, y in batches:
+            value, logits = train_step(state.model, state.optimizer, loss_fn, x, y)
+            if not math.isfinite(value):
+                raise DivergenceError(
+                    f"fit: the loss became {value} at step {state.step + 1} (epoch "
+                    f"{state.epoch}) with lr {_current_lr(state.optimizer):g}; "
+                    "try a smaller learning rate"
+                )
+            n = len(y.data)
+            total_loss += value * n
+            correct += _correct(logits, y)
+            count += n
+            state.history.record_step(state.step, value)
+            state.step += 1
+            state.logs = {"loss": value}
+            for cb in callbacks:
+                cb.on_step_end(state)
+            if bar is not None and state.step % 10 == 0:
+                bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
+    finally:
+        if bar is not None:
+            bar.close()
+    if count == 0:
+        raise ValueError("fit: the training loader yielded no batches")
+    return {
+        "epoch": state.epoch,
+        "train_loss": total_loss / count,
+        "train_accuracy": correct / count,
+    }
