@@ -84,12 +84,17 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
 
 
 def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Cast an integer operand to the floating operand's dtype (float32 * int64 -> float32)."""
+    """Cast an integer operand to the floating operand's dtype (float32 * int64 -> float32);
+    between two floating dtypes cast to the wider one explicitly, so that the gradient of the
+    narrower operand comes back in its own dtype (through ``astype``'s VJP)."""
     ka, kb = a.data.dtype.kind, b.data.dtype.kind
     if ka in "fc" and kb not in "fc":
         return a, astype(b, a.data.dtype)
     if kb in "fc" and ka not in "fc":
         return astype(a, b.data.dtype), b
+    if ka in "fc" and kb in "fc":
+        dtype = np.result_type(a.data.dtype, b.data.dtype)
+        return astype(a, dtype), astype(b, dtype)
     return a, b
 
 
@@ -192,7 +197,12 @@ class Power(Op):
 
     def vjp(self, g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
         ga = multiply(g, multiply(b, power(a, subtract(b, 1)))) if a.requires_grad else None
-        gb = multiply(g, multiply(out, log(a))) if b.requires_grad else None
+        gb = None
+        if b.requires_grad:
+            # At a = 0, out·log a is 0·(−∞); the limit (b > 0) is 0, as PyTorch gives.
+            zero_base = a.data == 0
+            safe_a = where(zero_base, as_tensor(1, like=a), a) if zero_base.any() else a
+            gb = multiply(g, multiply(out, log(safe_a)))
         return ga, gb
 
 
@@ -426,7 +436,12 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
     if a.data.ndim > 2 or b.data.ndim > 2:
-        broadcast_shape("matmul", a.data.shape[:-2], b.data.shape[:-2])
+        try:
+            np.broadcast_shapes(a.data.shape[:-2], b.data.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: batch dimensions cannot be broadcast together: {a.shape} @ {b.shape}"
+            ) from None
     return apply(_MATMUL, a, b)
 
 
@@ -442,14 +457,20 @@ def swap_last(a: Tensor) -> Tensor:
 
 
 def _normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Return ``axis`` as sorted non-negative axes; a 0-d tensor takes axis 0 or −1 (as in
+    PyTorch) and has nothing to reduce."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
     for ax in axes:
-        if not -ndim <= ax < builtins.max(ndim, 1):
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"{name}: an axis must be an integer, got {ax!r}")
+        if not -builtins.max(ndim, 1) <= ax < builtins.max(ndim, 1):
             raise ValueError(f"{name}: axis {ax} is out of range for a tensor with {ndim} dims")
         normalized.append(int(ax) % builtins.max(ndim, 1))
+    if ndim == 0:
+        return ()
     return tuple(sorted(set(normalized)))
 
 
@@ -732,6 +753,9 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         ):
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ValueError(f"concatenate: shapes {shapes} differ off axis {axis}")
+    # Join in one dtype explicitly, so each gradient comes back in its input's dtype.
+    dtype = np.result_type(*(t.data.dtype for t in tensors))
+    tensors = [astype(t, dtype) for t in tensors]
     return apply(Concatenate(axis), *tensors)
 
 
@@ -743,6 +767,8 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     shape = tensors[0].shape
     if any(t.shape != shape for t in tensors):
         raise ValueError(f"stack: shapes differ: {', '.join(str(t.shape) for t in tensors)}")
+    if not -len(shape) - 1 <= axis <= len(shape):
+        raise ValueError(f"stack: axis {axis} is out of range for {len(shape) + 1} dims")
     axis = axis % (len(shape) + 1)
     new = shape[:axis] + (1,) + shape[axis:]
     return concatenate([reshape(t, new) for t in tensors], axis=axis)
