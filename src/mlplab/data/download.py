@@ -76,11 +76,10 @@ def data_home() -> Path:
     """Return the cache folder: ``$MLPLAB_DATA`` if set, else pooch's per-user cache.
 
     Examples:
-        >>> import os
-        >>> os.environ["MLPLAB_DATA"] = "/tmp/mlplab-data"
-        >>> str(data_home())
-        '/tmp/mlplab-data'
-        >>> del os.environ["MLPLAB_DATA"]
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"MLPLAB_DATA": "/tmp/mlplab-data"}):
+        ...     print(data_home().as_posix())
+        /tmp/mlplab-data
     """
     env = os.environ.get("MLPLAB_DATA")
     if env:
@@ -141,7 +140,9 @@ def fetch(
             reason = "SHA-256 mismatch" if "hash" in str(err).lower() else str(err)
             failures.append(f"{url}: {reason}")
         except Exception as err:  # any network or HTTP failure: try the next mirror
-            failures.append(f"{url}: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+            reason = str(err).splitlines()[0] if str(err) else ""
+            reason = reason if len(reason) <= 160 else reason[:157] + "..."
+            failures.append(f"{url}: {type(err).__name__}: {reason}")
         else:
             return Path(path)
     raise DownloadError(
