@@ -78,13 +78,14 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 def maximum(a: Any, b: Any) -> Tensor:
     """Return the elementwise maximum; at a tie the gradient goes to ``a``."""
     a, b = _pair(a, b)
-    return where(a.data >= b.data, a, b)
+    # A NaN in ``a`` is kept (NaN >= b is False, so it needs saying), as numpy.maximum does.
+    return where((a.data >= b.data) | (a.data != a.data), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Return the elementwise minimum; at a tie the gradient goes to ``a``."""
     a, b = _pair(a, b)
-    return where(a.data <= b.data, a, b)
+    return where((a.data <= b.data) | (a.data != a.data), a, b)
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -102,7 +103,8 @@ def relu(x: Tensor) -> Tensor:
         tensor([0., 0., 2.])
     """
     x = as_tensor(x)
-    return where(x.data > 0, x, 0)
+    # Selecting 0 where x <= 0 (not x where x > 0) lets a NaN through, as PyTorch does.
+    return where(x.data <= 0, 0, x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -112,14 +114,25 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """Return 1 / (1 + e^(−x)), computed as ½(1 + tanh(x/2)), which never overflows."""
-    return multiply(0.5, tanh(multiply(x, 0.5)) + 1)
+    """Return 1 / (1 + e^(−x)), with e = e^(−|x|) ≤ 1: 1/(1 + e) for x ≥ 0, e/(1 + e) below.
+
+    Neither branch overflows (so neither can send a NaN through ``where``'s gradient), and
+    the small values far left keep full relative precision: ½(1 + tanh(x/2)) cancels to 0 for
+    x < −37 and log σ(x) becomes −inf.
+    """
+    x = as_tensor(x)
+    nonneg = x.data >= 0
+    e = exp(where(nonneg, negative(x), x))
+    return divide(where(nonneg, 1, e), e + 1)
 
 
 def softplus(x: Tensor) -> Tensor:
     """Return log(1 + eˣ), computed as max(x, 0) + log(1 + e^(−|x|)), which never overflows."""
     x = as_tensor(x)
-    return relu(x) + log(exp(negative(abs(x))) + 1)
+    # relu and −|x| must split at the same point (x > 0): with relu'(0) = 0 the −|x| branch
+    # taken at 0 must be x itself, or softplus'(0) comes out −½ instead of ½.
+    positive = x.data > 0
+    return where(positive, x, 0) + log(exp(where(positive, negative(x), x)) + 1)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

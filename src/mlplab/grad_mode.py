@@ -67,9 +67,17 @@ class set_grad_enabled:
 
 
 class no_grad(set_grad_enabled):
-    """Run a block or a function without recording a graph (inference, optimizer steps)."""
+    """Run a block or a function without recording a graph (inference, optimizer steps).
 
-    def __init__(self) -> None:
+    Works as ``with no_grad():``, as ``@no_grad()`` and, like PyTorch, as a bare ``@no_grad``.
+    """
+
+    def __new__(cls, func: Any = None) -> Any:
+        if func is not None:  # bare decorator: no_grad(func)
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func: Any = None) -> None:
         self.mode = False
         self.previous = state.enabled
 
