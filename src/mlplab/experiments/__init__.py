@@ -1,0 +1,1 @@
+"""The lecture's experiments: optimizers on quadratics, the initialization study, the report."""
