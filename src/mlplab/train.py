@@ -244,7 +244,8 @@ def fit(
         loss: the loss module (mean reduction); ``CrossEntropyLoss()`` if None.
         val_loader: evaluated after every epoch (``val_loss``, ``val_accuracy``).
         callbacks: :class:`Callback` objects, called in order.
-        checkpoint_dir: save ``checkpoint.safetensors`` there after every epoch.
+        checkpoint_dir: save ``checkpoint.safetensors`` there after every epoch (the folder is
+            created if needed).
         resume: continue from the checkpoint in ``checkpoint_dir``.
         scheduler: an lr scheduler stepped once per epoch (``scheduler.step()``).
         config: JSON-able description of the run, stored in each checkpoint.
@@ -285,6 +286,8 @@ def fit(
         saved.restore(model, optimizer, train_loader, scheduler)
         state.history, state.epoch, state.step = saved.history, saved.epoch, saved.step
         elapsed = saved.history.epochs[-1]["seconds"] if saved.history.epochs else 0.0
+    elif checkpoint_dir is not None:
+        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter() - elapsed
     for cb in callbacks:
         cb.on_train_begin(state)
