@@ -7,11 +7,13 @@ lecture; ``MLP`` is the L-layer network Zᵢ₊₁ = σ(Zᵢ Wᵢ + 1 bᵢᵀ); 
 from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
 from .container import ModuleList, Sequential
 from .flatten import Flatten
+from .hooks import RemovableHandle
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss
 from .mlp import MLP
-from .module import IncompatibleKeys, Module, RemovableHandle
+from .module import Module
 from .parameter import Parameter
+from .state import IncompatibleKeys
 
 __all__ = [
     "Module", "Parameter", "RemovableHandle", "IncompatibleKeys",

@@ -12,49 +12,16 @@ the lecture's diagnostics (activation norms per layer) are built on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
+from .hooks import ForwardHook, ForwardPreHook, RemovableHandle
 from .parameter import Parameter
+from .state import IncompatibleKeys, load_arrays
 
-__all__ = ["Module", "RemovableHandle", "IncompatibleKeys"]
-
-ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
-ForwardPreHook = Callable[["Module", tuple[Any, ...]], Any]
-
-
-class RemovableHandle:
-    """The receipt of a registered hook: ``remove()`` unregisters it (also as a ``with`` block).
-
-    Examples:
-        >>> hooks = {}
-        >>> handle = RemovableHandle(hooks)
-        >>> hooks[handle] = print
-        >>> handle.remove(); len(hooks)
-        0
-    """
-
-    def __init__(self, hooks: dict[Any, Any]) -> None:
-        self._hooks = hooks
-
-    def remove(self) -> None:
-        """Unregister the hook; removing twice is harmless."""
-        self._hooks.pop(self, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` skipped."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
+__all__ = ["Module"]
 
 
 class Module:
@@ -311,36 +278,8 @@ class Module:
             RuntimeError: naming every missing and unexpected key and every shape or dtype
                 mismatch, on one line.
         """
-        where = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state, Mapping):
-            raise TypeError(f"{where}: expected a mapping of names to arrays, got {type(state)}")
         own = dict(self.named_parameters(remove_duplicate=False))
-        missing = [key for key in own if key not in state]
-        unexpected = [key for key in state if key not in own]
-        problems: list[str] = []
-        if strict and missing:
-            problems.append(f"missing keys {missing}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys {unexpected}")
-        arrays: dict[str, np.ndarray] = {}
-        for key, param in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if array.shape != param.shape:
-                problems.append(
-                    f"shape mismatch for '{key}': expected {param.shape}, got {array.shape}"
-                )
-            elif array.dtype.kind != "f":
-                problems.append(f"'{key}' must be floating point, got dtype {array.dtype}")
-            else:
-                arrays[key] = array
-        if problems:
-            raise RuntimeError(f"{where}: " + "; ".join(problems))
-        for key, array in arrays.items():
-            np.copyto(own[key].data, array, casting="same_kind")
-        return IncompatibleKeys(missing, unexpected)
+        return load_arrays(f"{type(self).__name__}.load_state_dict", own, state, strict)
 
     # ---------------------------------------------------------------- calling
 
