@@ -260,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
         train_set, batch_size=config["batch_size"], shuffle=True, seed=config["seed"]
     )
     test_loader = DataLoader(test_set, batch_size=1000)
+    if saved is not None:  # refuse a checkpoint that does not fit before writing anything
+        saved.restore(model, optimizer, train_loader, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     rundir.write_json(out / "config.json", config)
     if not args.quiet:
