@@ -21,6 +21,7 @@ from .ops import (
     erf,
     exp,
     log,
+    log1p,
     matmul,
     multiply,
     negative,
@@ -37,7 +38,7 @@ from .tensor import Tensor
 __all__ = [
     "mean", "var", "sqrt", "abs", "maximum", "minimum", "relu", "leaky_relu", "sigmoid",
     "softplus", "gelu", "logsumexp", "log_softmax", "softmax", "cross_entropy", "mse_loss",
-    "exp", "log", "tanh", "erf", "where", "matmul", "concatenate", "stack", "broadcast_to",
+    "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "concatenate", "stack", "broadcast_to",
 ]  # fmt: skip
 
 
@@ -127,12 +128,13 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def softplus(x: Tensor) -> Tensor:
-    """Return log(1 + eˣ), computed as max(x, 0) + log(1 + e^(−|x|)), which never overflows."""
+    """Return log(1 + eˣ), computed as max(x, 0) + log1p(e^(−|x|)), which never overflows
+    and keeps full relative precision far left (where log(1 + tiny) would round to 0)."""
     x = as_tensor(x)
     # relu and −|x| must split at the same point (x > 0): with relu'(0) = 0 the −|x| branch
     # taken at 0 must be x itself, or softplus'(0) comes out −½ instead of ½.
     positive = x.data > 0
-    return where(positive, x, 0) + log(exp(where(positive, negative(x), x)) + 1)
+    return where(positive, x, 0) + log1p(exp(where(positive, negative(x), x)))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

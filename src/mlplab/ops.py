@@ -29,7 +29,7 @@ from .tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = [
     "apply", "as_tensor", "add", "subtract", "multiply", "divide", "negative", "power",
-    "exp", "log", "tanh", "erf", "where", "matmul", "sum", "max", "reshape", "transpose",
+    "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "sum", "max", "reshape", "transpose",
     "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype",
 ]  # fmt: skip
 
@@ -230,6 +230,18 @@ class Log(Op):
         return (divide(g, a),)
 
 
+class Log1p(Op):
+    """log(1 + a), accurate for tiny a (softplus far left);  ∂/∂a = 1/(1 + a)."""
+
+    __slots__ = ()
+
+    def forward(self, a: Any) -> Any:
+        return backend.namespace(a).log1p(a)
+
+    def vjp(self, g: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor]:
+        return (divide(g, add(a, 1)),)
+
+
 class Tanh(Op):
     """tanh a;  ∂/∂a = 1 − out²."""
 
@@ -294,7 +306,7 @@ class AsType(Op):
 
 
 _ADD, _SUB, _MUL, _DIV, _NEG, _POW = Add(), Subtract(), Multiply(), Divide(), Negative(), Power()
-_EXP, _LOG, _TANH, _ERF = Exp(), Log(), Tanh(), Erf()
+_EXP, _LOG, _LOG1P, _TANH, _ERF = Exp(), Log(), Log1p(), Tanh(), Erf()
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -340,6 +352,11 @@ def exp(a: Tensor) -> Tensor:
 def log(a: Tensor) -> Tensor:
     """Return the natural logarithm elementwise."""
     return apply(_LOG, as_tensor(a))
+
+
+def log1p(a: Tensor) -> Tensor:
+    """Return log(1 + a) elementwise, without the rounding of 1 + a for small a."""
+    return apply(_LOG1P, as_tensor(a))
 
 
 def tanh(a: Tensor) -> Tensor:

@@ -54,6 +54,7 @@ PRIMITIVES = {
     "rpower": (lambda b: 2.0**b, [normal(3, 4)]),
     "exp": (lambda a: a.exp(), [normal(3, 4)]),
     "log": (lambda a: a.log(), [positive(3, 4)]),
+    "log1p": (lambda a: F.log1p(a), [positive(3, 4) - 0.4]),
     "tanh": (lambda a: a.tanh(), [normal(3, 4)]),
     "erf": (lambda a: mlplab.erf(a), [normal(3, 4)]),
     "where": (lambda a, b: mlplab.where(COND, a, b), [normal(3, 4), normal(3, 1, seed=1)]),
