@@ -5,6 +5,8 @@ optimizer (it records ``group["initial_lr"]`` and applies the value for epoch 0)
 ``scheduler.step()`` after each ``optimizer.step()`` (per epoch or per iteration, your choice).
 The values follow PyTorch's recursive ("chainable") formulas, so the sequences agree with
 PyTorch's to rounding; :meth:`LRScheduler.get_last_lr` returns the values now in use.
+To resume, as in PyTorch: build the optimizer and the scheduler, then load the optimizer's state,
+then the scheduler's (building a scheduler writes the lr of epoch 0 into the groups).
 
 Examples:
     >>> import numpy as np
