@@ -1,0 +1,165 @@
+"""The experiments' subcommands: ``mlplab experiment optimizers|init`` and ``mlplab report``.
+
+``add_parsers(subparsers)`` registers them on the ``mlplab`` parser; each sets ``run`` (and
+``func``, the same function) to a callable taking the argparse namespace and returning the exit
+code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+__all__ = ["add_parsers"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _variances(text: str) -> list[str]:
+    from .init_study import parse_variance
+
+    labels = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        for label in labels:
+            parse_variance(label)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not labels:
+        raise argparse.ArgumentTypeError("expected a comma-separated list like 1/n,2/n,3/n")
+    return labels
+
+
+def _init_config(args: Any) -> Any:
+    from .init_study import InitConfig
+
+    return InitConfig(
+        data=args.data, depth=args.depth, width=args.width, variances=args.variances,
+        include_zeros=args.include_zeros, epochs=args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        probe_batch=args.probe_batch, seed=args.seed,
+    )  # fmt: skip
+
+
+def _run_optimizers(args: Any) -> int:
+    from .optimizers import run_optimizers
+
+    start = time.perf_counter()
+    res = run_optimizers(args.out)
+    c = res["claims"]
+    print(
+        f"2/lambda_max = {c['threshold_lr_2_over_lambda_max']:.4g}; GD at 0.95x converges: "
+        f"{c['gd_converges_below_threshold']}, "
+        f"at 1.05x diverges: {c['gd_diverges_above_threshold']}"
+    )
+    print(
+        f"Newton full step: error after 1 step {c['newton_full_step_error_after_1_step']:.3g}; "
+        f"damped (0.5): error ratio per step {c['newton_damped_error_ratio_per_step']:.4g}"
+    )
+    print(f"unbiased / plain momentum first step: {c['unbiased_over_plain_first_step_length']:.4g}")
+    for key, steps in c["steps_to_tol"].items():
+        run = res["runs"][key]
+        print(
+            f"  {run['label']:<44} steps to tol {steps!s:>5}  final error {run['final_error']:.3g}"
+        )
+    for key in ("gd", "sgd"):
+        ls = res["least_squares"][key]
+        print(
+            f"  least squares {ls['optimizer']}: excess loss after epochs "
+            f"{ {k: round(v, 5) for k, v in ls['excess_loss_after_epochs'].items()} }"
+        )
+    print(f"wrote {args.out}/results.json and {len(res['figures'])} figures "
+          f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+    return 0
+
+
+def _run_init(args: Any) -> int:
+    from .init_study import run_init_study
+
+    start = time.perf_counter()
+    res = run_init_study(args.out, _init_config(args), progress=not args.no_progress)
+    for r in res["runs"]:
+        th = res["theory"][r["label"]]
+        last = r["train"]["epochs"][-1] if r["train"]["epochs"] else {}
+        print(
+            f"sigma2={r['label']:<6} |Z_L|/|Z_2| = {r['activation_ratio']:.3g} "
+            f"(theory {th['activation_ratio_theory']:.3g}); grad scale {r['gradient_scale']:.3g}"
+            f" (x{th.get('gradient_scale_vs_2n_measured', float('nan')):.3g} of 2/n, theory "
+            f"x{th.get('gradient_scale_vs_2n_theory', float('nan')):.3g}), spread "
+            f"{r['gradient_spread']:.3g}; train loss {last.get('train_loss', float('nan')):.4g}"
+            f", val acc {last.get('val_accuracy', float('nan')):.3f}"
+            f"{' DIVERGED' if r['train']['diverged'] else ''}; weight change mean "
+            f"{sum(r['weight_change']) / len(r['weight_change']):.3g}"
+        )
+    for d in res["variance"]["dot_product"]:
+        print(f"Var(w.x) {d['activation']:<6} sigma2={d['sigma2']}: {d['measured']:.4f} "
+              f"(theory {d['theory']:g})")  # fmt: skip
+    print(f"wrote {args.out}/results.json and {len(res['figures'])} figures "
+          f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+    return 0
+
+
+def _run_report(args: Any) -> int:
+    from .report import write_report
+
+    path = write_report(args.out, args.optimizers_dir, args.init_dir, rerun=args.rerun,
+                        init_config=_init_config(args))  # fmt: skip
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained)")
+    return 0
+
+
+def _add_init_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="mnist-5k", help="data set [mnist-5k, embedded]")
+    p.add_argument("--depth", type=_positive_int, default=50, help="Linear layers L [50]")
+    p.add_argument("--width", type=_positive_int, default=100, help="hidden units [100]")
+    p.add_argument("--variances", type=_variances, default=["1/n", "2/n", "3/n"],
+                   help="σ² values as k/n, comma-separated [1/n,2/n,3/n]")  # fmt: skip
+    p.add_argument("--include-zeros", action="store_true", help="also run zero initialization")
+    p.add_argument("--epochs", type=int, default=3, help="training epochs per σ² [3]")
+    p.add_argument("--batch-size", type=_positive_int, default=100, help="minibatch size [100]")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "gd"], default="sgd",
+                   help="sgd = SGD with momentum [sgd]")  # fmt: skip
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate [0.01]")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum [0.9]")
+    p.add_argument("--probe-batch", type=_positive_int, default=256,
+                   help="images for the norms at initialization [256]")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and data order [0]")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="BLAS threads [1: small matrices run faster on one]")  # fmt: skip
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register ``experiment`` (``optimizers``, ``init``) and ``report`` on ``subparsers``."""
+    exp = subparsers.add_parser("experiment", help="run one of the lecture's experiments",
+                                description="Run one of the lecture's experiments.")  # fmt: skip
+    which = exp.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    opt = which.add_parser("optimizers", help="optimizer paths on 2-D quadratics; SGD vs GD",
+                           description="GD, Newton, momentum, Nesterov, Adam on an ill-conditioned "
+                           "2-D quadratic; minibatch SGD vs GD on least squares.")  # fmt: skip
+    opt.add_argument("--out", default="runs/optimizers", help="output folder [runs/optimizers]")
+    opt.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads [1]")
+    opt.set_defaults(run=_run_optimizers, func=_run_optimizers)
+    ini = which.add_parser("init", help="the 50-layer initialization study on MNIST",
+                           description="Activation and gradient norms per layer, training and "
+                           "weight change for W ~ N(0, k/n); the variance argument.")  # fmt: skip
+    ini.add_argument("--out", default="runs/init", help="output folder [runs/init]")
+    ini.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_init_options(ini)
+    ini.set_defaults(run=_run_init, func=_run_init)
+    rep = subparsers.add_parser("report", help="one self-contained HTML page of all experiments",
+                                description="Run (or reuse) both experiments and write one "
+                                "self-contained HTML report.")  # fmt: skip
+    rep.add_argument("--out", default="report.html", help="the HTML file [report.html]")
+    rep.add_argument("--optimizers-dir", default="runs/optimizers", help="[runs/optimizers]")
+    rep.add_argument("--init-dir", default="runs/init", help="[runs/init]")
+    rep.add_argument("--rerun", action="store_true", help="rerun even if results.json exists")
+    _add_init_options(rep)
+    rep.set_defaults(run=_run_report, func=_run_report)

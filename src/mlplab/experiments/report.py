@@ -1,0 +1,292 @@
+"""`mlplab report`: one self-contained HTML page of the lecture's claims, figures and numbers.
+
+The page reuses ``results.json`` in the experiments' output folders when it is there (or reruns
+the experiments when asked or when it is missing). Every figure is embedded as a base64 PNG, so
+the page references no other file and no network address.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_or_run", "render", "write_report"]
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
+.claim{display:flex;gap:1.5em;align-items:flex-start;margin:1.5em 0}
+.claim .text{flex:1 1 40%}.claim .fig{flex:1 1 60%}.claim img{max-width:100%}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.2em .5em}
+.num{font-family:monospace}.derivation{background:#f6f6f6;padding:.6em;white-space:pre-wrap}
+"""
+
+
+def load_or_run(kind: str, folder: Path, rerun: bool = False, config: Any = None) -> dict:
+    """Return the results of experiment ``kind`` (``"optimizers"`` or ``"init"``) in ``folder``:
+    read ``results.json`` if present (and not ``rerun``), else run the experiment there."""
+    path = Path(folder) / "results.json"
+    if path.exists() and not rerun:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    if kind == "optimizers":
+        from .optimizers import run_optimizers
+
+        return run_optimizers(folder, config)
+    if kind == "init":
+        from .init_study import run_init_study
+
+        return run_init_study(folder, config)
+    raise ValueError(f"report: unknown experiment {kind!r}, expected 'optimizers' or 'init'")
+
+
+def _img(folder: Path, name: str) -> str:
+    path = Path(folder) / name
+    if not path.exists():
+        return f"<p><em>figure {html.escape(name)} missing</em></p>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "never"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{_fmt(v)}</td>' for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _claim(title: str, text: str, figure: str) -> str:
+    return (
+        f'<div class="claim"><div class="text"><h3>{html.escape(title)}</h3>{text}</div>'
+        f'<div class="fig">{figure}</div></div>'
+    )
+
+
+def _optimizer_section(res: dict[str, Any], folder: Path) -> str:
+    runs, claims, prob = res["runs"], res["claims"], res["problem"]
+    ev = prob["eigenvalues"]
+
+    def row(key: str) -> list[Any]:
+        r = runs[key]
+        return [r["label"], r["steps_to_tol"], r["final_error"], r["diverged"]]
+
+    header = ["method", f"steps to ‖θ−θ*‖ ≤ {res['config']['tol']:g}", "final error", "diverged"]
+    parts = [
+        "<h2>Optimizers on f(θ) = ½θᵀPθ + qᵀθ</h2>",
+        f"<p>P has eigenvalues {ev[0]:.4g} and {ev[-1]:.4g} (κ = {prob['condition_number']:.3g});"
+        f" every run starts at θ₀ = {res['config']['theta0']} (‖θ₀ − θ*‖ = "
+        f"{prob['initial_error']:.4g}) and takes up to {res['config']['steps']} steps of a real "
+        "<code>mlplab.optim</code> optimizer on an mlplab Tensor.</p>",
+        _claim(
+            "GD converges iff α < 2/λ_max",
+            f"<p>2/λ_max = <b>{claims['threshold_lr_2_over_lambda_max']:.4g}</b>. At 0.95·2/λ_max "
+            f"GD converges: {_fmt(claims['gd_converges_below_threshold'])} (final error "
+            f"{_fmt(runs['gd_below']['final_error'])}); at 1.05·2/λ_max it diverges: "
+            f"{_fmt(claims['gd_diverges_above_threshold'])} (error "
+            f"{_fmt(runs['gd_above']['final_error'])} when stopped).</p>"
+            + _table(header, [row(k) for k in ("gd_crawl", "gd_oscillate", "gd_diverge")]),
+            _img(folder, "gd_learning_rates.png"),
+        ),
+        _claim(
+            "Newton with α = 1 solves a quadratic in one step",
+            "<p>Error after one full step: <b>"
+            f"{_fmt(claims['newton_full_step_error_after_1_step'])}</b>. "
+            "Damped (α = ½) the error is multiplied by "
+            f"{_fmt(claims['newton_damped_error_ratio_per_step'])} per step.</p>"
+            + _table(header, [row("newton_full"), row("newton_damped")]),
+            _img(folder, "newton.png"),
+        ),
+        _claim(
+            "Momentum: smoother than GD, but can still oscillate",
+            _table(header, [row(k) for k in ("gd_reference", "momentum", "momentum_heavy")]),
+            _img(folder, "momentum_vs_gd.png"),
+        ),
+        _claim(
+            "Unbiased momentum: the first steps are not damped",
+            "<p>u starts at 0, so plain momentum's first step is (1−β)αg; dividing by "
+            "1−β^{t+1} restores αg. Measured ratio of first-step lengths (unbiased / plain): "
+            f"<b>{_fmt(claims['unbiased_over_plain_first_step_length'])}</b> (= 1/(1−β)).</p>"
+            + _table(header, [row("momentum_plain"), row("momentum_unbiased")]),
+            _img(folder, "unbiased_momentum.png"),
+        ),
+        _claim(
+            "Nesterov: the gradient at the look-ahead point θ − αu",
+            _table(header, [row("momentum_cmp"), row("nesterov")]),
+            _img(folder, "nesterov.png"),
+        ),
+        _claim(
+            "Adam: per-coordinate scaling",
+            "<p>With a constant α Adam's steps stay about α long per coordinate near θ*.</p>"
+            + _table(header, [row("gd_reference"), row("adam"), row("adam_lecture")]),
+            _img(folder, "adam.png"),
+        ),
+        _claim(
+            "Error per step", "<p>The same runs as error curves.</p>", _img(folder, "errors.png")
+        ),
+    ]
+    ls = res["least_squares"]
+    rows = [
+        [ls[k]["optimizer"], ls[k]["steps"], *ls[k]["excess_loss_after_epochs"].values(),
+         ls[k]["examples_to_1pct_of_initial_excess"]]
+        for k in ("gd", "sgd")
+    ]  # fmt: skip
+    epochs = list(ls["gd"]["excess_loss_after_epochs"])
+    parts.append(
+        _claim(
+            "Many cheap noisy steps beat few exact ones (per unit of compute)",
+            f"<p>Least squares, {ls['problem']['examples']} examples × "
+            f"{ls['problem']['features']} features; f(w) − f(w*) after each number of passes:</p>"
+            + _table(
+                [
+                    "method",
+                    "steps",
+                    *[f"after {e} epoch(s)" for e in epochs],
+                    "examples to 1% of the initial excess",
+                ],
+                rows,
+            ),  # fmt: skip
+            _img(folder, "sgd_vs_gd.png"),
+        )
+    )
+    return "\n".join(parts)
+
+
+_DERIVATION = """Forward: Zᵢ₊₁ = relu(Zᵢ Wᵢ), Wᵢ ~ N(0, σ²). A unit of Zᵢ Wᵢ has variance
+σ²·n·E[z²]; relu keeps half of it: E[relu(a)²] = Var(a)/2. So each layer multiplies the
+second moment by c = σ²n/2, and ‖Z_L‖/‖Z₂‖ ≈ c^((L−2)/2): 1 for σ² = 2/n, 0.5^24 ≈ 6e−8
+for 1/n, 1.5^24 ≈ 1.7e4 for 3/n over L = 50 layers.
+Backward: Gᵢ = (Gᵢ₊₁ ∘ relu′(Zᵢ Wᵢ)) Wᵢᵀ multiplies the second moment by the same c per layer,
+from the last layer towards the first.
+Weight gradients: ∇Wᵢ ℓ = Zᵢᵀ Gᵢ₊₁ takes c^((i−1)/2) from the forward signal and c^((L−i)/2) from
+the backward one: about the same norm in every layer, at an overall scale ∝ c^((L−1)/2) —
+tiny for 1/n, about 1 for 2/n, huge for 3/n."""
+
+
+def _init_section(res: dict[str, Any], folder: Path) -> str:
+    cfg, runs, th = res["config"], res["runs"], res["theory"]
+    var = res["variance"]
+    dot_rows = [
+        [d["activation"], d["sigma2"], d["measured"], d["theory"]] for d in var["dot_product"]
+    ]
+    depth_rows = [
+        [d["activation"], d["sigma2"], d["factor_measured"], d["factor_theory"]]
+        for d in var["depth"]
+    ]
+    fwd = [[r["label"], th[r["label"]]["activation_ratio_measured"],
+            th[r["label"]]["activation_ratio_theory"]] for r in runs]  # fmt: skip
+    bwd = [
+        [r["label"], r["gradient_scale"], r["gradient_spread"],
+         th[r["label"]].get("gradient_scale_vs_2n_measured"),
+         th[r["label"]].get("gradient_scale_vs_2n_theory")]
+        for r in runs
+    ]  # fmt: skip
+
+    def last(r: dict[str, Any], key: str) -> Any:
+        epochs = r["train"]["epochs"]
+        return epochs[-1].get(key) if epochs else None
+
+    train_rows = [
+        [r["label"], r["initial_loss"], last(r, "train_loss"), last(r, "val_accuracy"),
+         r["train"]["diverged"]]
+        for r in runs
+    ]  # fmt: skip
+    change_rows = [
+        [r["label"], min(r["weight_change"]), sum(r["weight_change"]) / len(r["weight_change"]),
+         max(r["weight_change"])]
+        for r in runs
+        if not r["train"]["diverged"]
+    ]  # fmt: skip
+    zeros = next((r for r in runs if r["k"] == 0), None)
+    parts = [
+        f"<h2>Initialization: a ReLU MLP of {cfg['depth']} layers × {cfg['width']} units on "
+        f"{html.escape(cfg['data'])}</h2>",
+        f"<p>Wᵢ ~ N(0, σ²), σ² = k/n (n = fan_in), biases 0; norms at initialization on one batch "
+        f"of {cfg['probe_batch']} training images; then {cfg['epochs']} epoch(s) of "
+        f"{html.escape(cfg['optimizer'])} (lr {cfg['lr']:g}, batch {cfg['batch_size']}).</p>",
+        _claim(
+            "Var(wᵀx) = 1 for w ~ N(0, 1/n) with linear units; σ² = 2/n for ReLU",
+            _table(["x", "σ²", "measured Var(wᵀx)", "theory σ²n·E[x²]"], dot_rows)
+            + "<p>Through 50 random layers (x ~ N(0, I)), factor per layer of E[z²]:</p>"
+            + _table(["activation", "σ²", "measured factor", "theory"], depth_rows),
+            _img(folder, "variance.png"),
+        ),
+        _claim(
+            "Forward: the activation norm is flat for 2/n, vanishes for 1/n, explodes for 3/n",
+            _table(["σ²", "‖Z_L‖/‖Z₂‖ measured", "theory (σ²n/2)^((L−2)/2)"], fwd)
+            + f'<div class="derivation">{html.escape(_DERIVATION)}</div>',
+            _img(folder, "activation_norm.png"),
+        ),
+        _claim(
+            "Backward: weight gradients about equal in every layer, at scale (σ²n/2)^((L−1)/2)",
+            _table(
+                [
+                    "σ²",
+                    "geometric mean ‖∇Wᵢ‖ (hidden)",
+                    "max/min over layers",
+                    "scale / scale(2/n) measured",
+                    "theory (k/2)^((L−1)/2)",
+                ],
+                bwd,
+            ),  # fmt: skip
+            _img(folder, "gradient_norm.png"),
+        ),
+        _claim(
+            "Training depends on the initialization",
+            _table(
+                ["σ²", "loss at init", "last train loss", "val accuracy", "diverged"], train_rows
+            ),  # fmt: skip
+            _img(folder, "training.png"),
+        ),
+        _claim(
+            "Weights stay close to their initial values",
+            "<p>‖Wᵢ − Wᵢ,₀‖/‖Wᵢ,₀‖ per layer after training (measured):</p>"
+            + _table(["σ²", "min", "mean", "max"], change_rows),
+            _img(folder, "weight_change.png"),
+        ),
+    ]
+    if zeros is not None:
+        parts.append(
+            "<h3>Zero initialization</h3><p>All gradients below the last layer exactly zero: "
+            f"<b>{_fmt(zeros['gradients_below_last_layer_exactly_zero'])}</b>; largest relative "
+            f"weight change after training: {_fmt(max(zeros['weight_change']))} (the weights "
+            "never move; with W = 0 even the last layer's weight gradient Z_Lᵀ G is 0 because "
+            "Z_L = 0 — only the last bias learns).</p>"
+        )
+    return "\n".join(parts)
+
+
+def render(optimizers: dict[str, Any], opt_dir: Path, init: dict[str, Any], init_dir: Path) -> str:
+    """Return the HTML page for the two experiments' results (figures read from their folders)."""
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>mlplab: the lecture's experiments</title><style>{_STYLE}</style></head><body>"
+        "<h1>Fully connected networks, optimization, initialization — measured by mlplab</h1>"
+        f"{_optimizer_section(optimizers, opt_dir)}\n{_init_section(init, init_dir)}"
+        "</body></html>"
+    )
+
+
+def write_report(
+    out: str | Path, optimizers_dir: str | Path, init_dir: str | Path, rerun: bool = False,
+    optimizers_config: Any = None, init_config: Any = None,
+) -> Path:  # fmt: skip
+    """Run or reuse both experiments and write the self-contained HTML page to ``out``."""
+    opt = load_or_run("optimizers", Path(optimizers_dir), rerun, optimizers_config)
+    ini = load_or_run("init", Path(init_dir), rerun, init_config)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(opt, Path(optimizers_dir), ini, Path(init_dir)), encoding="utf-8")
+    return out
