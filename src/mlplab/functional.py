@@ -15,6 +15,7 @@ import numpy as np
 from .ops import (
     _normalize_axes,
     as_tensor,
+    broadcast_shape,
     broadcast_to,
     concatenate,
     divide,
@@ -78,21 +79,24 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Return the elementwise maximum; at a tie the gradient goes to ``a``."""
-    a, b = _pair(a, b)
+    a, b = _pair("maximum", a, b)
     # A NaN in ``a`` is kept (NaN >= b is False, so it needs saying), as numpy.maximum does.
     return where((a.data >= b.data) | (a.data != a.data), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Return the elementwise minimum; at a tie the gradient goes to ``a``."""
-    a, b = _pair(a, b)
+    a, b = _pair("minimum", a, b)
     return where((a.data <= b.data) | (a.data != a.data), a, b)
 
 
-def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+def _pair(name: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return a, as_tensor(b, like=a)
+    b = as_tensor(b, like=a)
+    # The mask is computed on arrays before ``where`` sees the operands: check shapes first.
+    broadcast_shape(name, a.shape, b.shape)
+    return a, b
 
 
 def relu(x: Tensor) -> Tensor:
