@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .autodiff import backward
 from .grad_mode import no_grad
 from .tensor import Tensor
 
@@ -197,7 +198,7 @@ def train_step(model: Any, optimizer: Any, loss_fn: Callable[..., Tensor], x: Te
         logits = model(x)
         value = loss_fn(logits, y)
         if math.isfinite(value.item()):  # never step on a NaN gradient
-            value.backward()
+            backward(value)
             optimizer.step()
         return float(value.item()), logits
     seen: list[Tensor] = []
@@ -209,7 +210,7 @@ def train_step(model: Any, optimizer: Any, loss_fn: Callable[..., Tensor], x: Te
         seen.append(logits)
         value = loss_fn(logits, y)
         if calls_backward:
-            value.backward()
+            backward(value)
         return value
 
     value = optimizer.step(closure)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..train import Callback
 from . import UsageError, rundir
 from . import build as B
@@ -270,19 +272,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"mlplab train: MLP {sizes} ({n:,} parameters), {config['optimizer']} "
               f"{config['optimizer_args']}, {config['data']}, run folder {out}",
               file=sys.stderr)  # fmt: skip
-    history = fit(
-        model,
-        optimizer,
-        train_loader,
-        config["epochs"],
-        val_loader=test_loader,
-        callbacks=[_RunFolder(out, args.quiet)],
-        checkpoint_dir=out,
-        resume=saved is not None,
-        scheduler=scheduler,
-        config=config,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the NaN guard reports
+        history = fit(
+            model,
+            optimizer,
+            train_loader,
+            config["epochs"],
+            val_loader=test_loader,
+            callbacks=[_RunFolder(out, args.quiet)],
+            checkpoint_dir=out,
+            resume=saved is not None,
+            scheduler=scheduler,
+            config=config,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
     test_loss, test_acc = evaluate(model, test_loader)
     train_loss, train_acc = evaluate(model, DataLoader(train_set, batch_size=1000))
     summary = {
