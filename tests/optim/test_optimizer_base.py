@@ -274,3 +274,38 @@ def test_bad_parameter_lists():
         O.SGD([Tensor(np.arange(3))], lr=0.1)
     with pytest.raises(TypeError, match="an iterable of Tensors, got a Tensor"):
         O.SGD(w, lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["SGD(nesterov,wd,max)", "Adam", "RMSprop"])
+def test_flat_path_in_several_chunks_equals_per_tensor_path(name):
+    from mlplab.optim.flat import CHUNK
+
+    shapes = [(7,), (150, 150), (3, 5), (CHUNK + 1,)]  # chunk edges fall inside tensors
+    rng = np.random.default_rng(4)
+    init = [rng.normal(size=s) for s in shapes]
+    flat_params, loop_params = [Tensor(a.copy()) for a in init], [Tensor(a.copy()) for a in init]
+    flat_opt, loop_opt = CATALOG[name](flat_params), CATALOG[name](loop_params, flat=False)
+    assert not flat_opt._flat_groups  # built lazily at the first step
+    assert_bitwise(train(flat_opt, flat_params, 5), train(loop_opt, loop_params, 5))
+    fg = flat_opt._flat_groups[0]
+    assert len(fg.chunks(fg.param)) == 3  # 38907 elements
+
+
+def test_trains_an_nn_mlp_with_the_same_numbers_on_both_paths():
+    nn = pytest.importorskip("mlplab.nn")
+    rng = np.random.default_rng(5)
+    x, y = Tensor(rng.normal(size=(32, 6))), rng.integers(0, 3, size=32)
+    finals = []
+    for flat in (True, False):
+        model = nn.MLP(6, 3, width=16, depth=2, rng=np.random.default_rng(0), dtype=np.float64)
+        opt = O.Adam(model.parameters(), lr=0.01, flat=flat)
+        losses = []
+        for _ in range(30):
+            opt.zero_grad(set_to_none=False)
+            loss = mlplab.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[-1] < 0.7 * losses[0]
+        finals.append([p.data.copy() for p in model.parameters()])
+    assert_bitwise(finals[0], finals[1])

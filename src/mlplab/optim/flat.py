@@ -13,6 +13,11 @@ the flat gradient buffer (one cheap copy per tensor). After ``zero_grad(set_to_n
 ``p.grad`` *is* a view of that buffer (:meth:`FlatGroup.point_grads`), and when backward
 accumulates in place the copy is skipped.
 
+The flat vectors are handed to the kernels in chunks of :data:`CHUNK` elements: a kernel makes
+several passes over its arrays, and on one long vector each pass would stream the whole
+parameter set through memory, while a chunk of every array stays in the CPU cache across the
+passes. Tiny tensors are merged, huge ones split; the arithmetic is the same element by element.
+
 If someone replaces ``p.data`` by a new array (loading weights, say), :meth:`FlatGroup.sync_params`
 notices (an identity check per tensor) and copies the new values into the buffer before the step.
 """
@@ -26,7 +31,10 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["FlatGroup", "can_flatten"]
+__all__ = ["FlatGroup", "can_flatten", "CHUNK"]
+
+#: elements per kernel call on the flat path (a few arrays of this size fit in a core's L2 cache)
+CHUNK = 1 << 14
 
 
 def can_flatten(params: Sequence[Tensor]) -> bool:
@@ -94,6 +102,11 @@ class FlatGroup:
             flat[a:b].reshape(shape)
             for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
         ]
+
+    def chunks(self, flat: Any) -> list[Any]:
+        """Split a flat vector (or the ``(2, n)`` scratch) into pieces of :data:`CHUNK` elements."""
+        n = self.offsets[-1]
+        return [flat[..., a : a + CHUNK] for a in range(0, n, CHUNK)]
 
     def sync_params(self) -> None:
         """Bring back into the buffer any parameter whose ``.data`` was replaced.

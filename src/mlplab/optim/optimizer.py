@@ -193,8 +193,10 @@ class Optimizer:
             t = steps.pop() + 1
             for p in params:
                 self.state[p]["step"] = t
-            state = {name: [fg.state[name]] for name in names}
-            self._update(group, [fg.param], [grad], state, [t], [fg.work])
+            state = {name: fg.chunks(fg.state[name]) for name in names}
+            pieces = fg.chunks(fg.param)
+            work = fg.chunks(fg.work)
+            self._update(group, pieces, fg.chunks(grad), state, [t] * len(pieces), work)
             return
         for p in active:
             self.state[p]["step"] += 1
