@@ -161,12 +161,16 @@ def _run_one(config: InitConfig, label: str, train: Any, test: Any, bar: Any) ->
     train_info: dict[str, Any] = {"diverged": False}
     start = time.perf_counter()
     try:
-        fit(
-            model, _optimizer(config, model), loader, config.epochs,
-            val_loader=DataLoader(test, 500), callbacks=[recorder, progress],
-        )  # fmt: skip
+        # An exploding network overflows on its way to NaN; fit detects and reports that.
+        with np.errstate(over="ignore", invalid="ignore"):
+            fit(
+                model, _optimizer(config, model), loader, config.epochs,
+                val_loader=DataLoader(test, 500), callbacks=[recorder, progress],
+            )  # fmt: skip
     except DivergenceError as err:
         train_info["diverged"], train_info["error"] = True, str(err)
+        if bar is not None:  # the steps this run will not take
+            bar.update(config.epochs * len(loader) - len(progress.steps))
     train_info["seconds"] = time.perf_counter() - start
     assert recorder.tracker is not None, "fit calls on_train_begin"
     return {
@@ -218,7 +222,7 @@ def _figures(results: dict[str, Any], out: Path) -> list[str]:
     }
     title = "Forward: ‖Zᵢ₊₁‖ per layer at init (dashed: ‖Z₂‖·(σ²n/2)^((i−1)/2))"
     plots.per_layer(act, title, "activation norm", out / "activation_norm.png", act_theory)
-    grads = {r["label"]: r["gradient_norm"] for r in runs}
+    grads = {r["label"]: r["gradient_norm"] for r in runs if r["k"] > 0}  # zeros: all 0
     ref = next((r for r in runs if r["k"] == 2.0), None)
     grad_theory = {}
     if ref is not None:
@@ -237,7 +241,9 @@ def _figures(results: dict[str, Any], out: Path) -> list[str]:
     }
     plots.curves(curves, "Training loss per step", "step", "training loss (minibatch)",
                  out / "training.png")  # fmt: skip
-    change = {r["label"]: r["weight_change"] for r in runs if not r["train"]["diverged"]}
+    change = {
+        r["label"]: r["weight_change"] for r in runs if r["k"] > 0 and not r["train"]["diverged"]
+    }
     plots.per_layer(change, "After training: ‖Wᵢ − Wᵢ,₀‖ / ‖Wᵢ,₀‖ per layer",
                     "relative weight change", out / "weight_change.png")  # fmt: skip
     return ["activation_norm.png", "gradient_norm.png", "training.png", "weight_change.png"]

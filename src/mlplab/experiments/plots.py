@@ -85,7 +85,8 @@ def curves(
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (label, (x, y)) in enumerate(series.items()):
         y = np.asarray(y, dtype=np.float64)
-        ax.plot(x, y, lw=1.3, color=f"C{i}", label=label)
+        marker = "o" if len(y) < 5 else None  # a run stopped after a few steps stays visible
+        ax.plot(x, y, lw=1.3, color=f"C{i}", marker=marker, label=label)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
