@@ -3,7 +3,9 @@
 Each subcommand lives in :mod:`mlplab.commands` (or :mod:`mlplab.experiments.cli`) and
 contributes its parser through ``add_parser(subparsers)``, setting ``run`` as a default: a
 function ``run(args) -> int``. The experiments register all of theirs through
-``mlplab.experiments.cli.add_parsers(subparsers)`` when that module exists.
+``mlplab.experiments.cli.add_parsers(subparsers)`` when that module exists. A ``run`` reports
+bad input by raising :class:`mlplab.commands.UsageError` (or ``FileNotFoundError``,
+:class:`mlplab.checkpoint.CheckpointError`); ``main`` prints its message as one line.
 
 Exit codes: 0 success; 2 bad input (unknown option or value, missing data, corrupted or
 mismatched checkpoint, a run folder that would be overwritten) with one line on stderr and no

@@ -198,3 +198,32 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
         for d in (killed, full)
     ]
     assert metrics[0] == metrics[1] and len(metrics[0]) == 3
+
+
+def _idx_folder(folder: Path, n: int, side: int, seed: int) -> Path:
+    """Synthetic IDX files: 3 classes, each a bright bar in its own rows of a side×side image."""
+    from mlplab.data import write_idx
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for prefix in ("train", "t10k"):
+        labels = rng.integers(0, 3, size=n).astype(np.uint8)
+        images = rng.integers(0, 60, size=(n, side, side)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, c * side // 3] = 255
+        write_idx(images, folder / f"{prefix}-images-idx3-ubyte", gzip=False)
+        write_idx(labels, folder / f"{prefix}-labels-idx1-ubyte.gz", gzip=True)
+    return folder
+
+
+def test_train_on_a_folder_of_idx_files(tmp_path, capsys):
+    data = _idx_folder(tmp_path / "bars", n=90, side=6, seed=0)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--width", "8", "--epochs", "3", "--batch-size", "10",
+            "--lr", "0.01", "--dtype", "float64", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == [36, 8, 3]
+    assert summary["test_accuracy"] >= 0.9
+    capsys.readouterr()
+    _bad(["evaluate", str(out), "--data", "mnist-5k"], capsys, "has 784 input features")
