@@ -88,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     if getattr(args, "run", None) is None:
-        parser.print_usage(sys.stderr)
         print("mlplab: error: choose a command (mlplab --help lists them)", file=sys.stderr)
         return 2
     prog = f"mlplab {args.command}"

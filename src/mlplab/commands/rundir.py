@@ -145,5 +145,6 @@ def summary_table(summary: dict[str, Any]) -> str:
     for split in ("train", "test"):
         loss, acc = summary[f"{split}_loss"], summary[f"{split}_accuracy"]
         lines.append(f"{split:5}  {loss:7.5f}  {acc:8.4f}")
-    lines.append(f"{summary['epochs']} epochs in {summary['seconds']:.1f} s")
+    epochs = summary["epochs"]
+    lines.append(f"{epochs} epoch{'' if epochs == 1 else 's'} in {summary['seconds']:.1f} s")
     return "\n".join(lines)
