@@ -79,12 +79,14 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _SUBMODULES | _FROM_SERIALIZATION)
 
+
 __all__ = [
     "Tensor", "tensor", "DEFAULT_DTYPE", "functional", "nn", "optim", "init", "data",
     "save", "load",
     "backward", "grad", "hvp", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "log1p", "tanh", "erf",
+    "add", "subtract", "multiply", "divide", "negative", "power",
+    "exp", "log", "log1p", "tanh", "erf",
     "where", "matmul", "sum", "max", "reshape", "transpose", "broadcast_to", "getitem",
     "concatenate", "stack", "astype",
     "mean", "var", "sqrt", "abs", "maximum", "minimum", "relu", "leaky_relu", "sigmoid",
