@@ -66,49 +66,44 @@ class set_grad_enabled:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(set_grad_enabled):
+class _GradMode(set_grad_enabled):
+    """A switch that takes effect on entering its block (not when it is made)."""
+
+    mode: bool
+
+    def __new__(cls, func: Any = None) -> Any:
+        if func is not None:  # a bare decorator: @no_grad
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func: Any = None) -> None:
+        self.previous = state.enabled
+
+    def __enter__(self) -> None:
+        self.previous = state.enabled
+        state.enabled = self.mode
+
+    def __call__(self, func: F) -> F:
+        switch = type(self)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with switch():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):
     """Run a block or a function without recording a graph (inference, optimizer steps).
 
     Works as ``with no_grad():``, as ``@no_grad()`` and, like PyTorch, as a bare ``@no_grad``.
     """
 
-    def __new__(cls, func: Any = None) -> Any:
-        if func is not None:  # bare decorator: no_grad(func)
-            return cls()(func)
-        return super().__new__(cls)
-
-    def __init__(self, func: Any = None) -> None:
-        self.mode = False
-        self.previous = state.enabled
-
-    def __enter__(self) -> None:
-        self.previous = state.enabled
-        state.enabled = False
-
-    def __call__(self, func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
-    """Record a graph inside a ``no_grad`` block."""
+class enable_grad(_GradMode):
+    """Record a graph inside a ``no_grad`` block (``with``, ``@enable_grad()`` or bare)."""
 
-    def __init__(self) -> None:
-        self.mode = True
-        self.previous = state.enabled
-
-    def __enter__(self) -> None:
-        self.previous = state.enabled
-        state.enabled = True
-
-    def __call__(self, func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with enable_grad():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+    mode = True
