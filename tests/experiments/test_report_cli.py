@@ -19,6 +19,8 @@ TINY_INIT = [
     "--variances",
     "1/n,2/n",
     "--include-zeros",
+    "--unclipped-steps",
+    "3",
 ]
 
 
@@ -32,7 +34,9 @@ def test_experiment_init_and_report_are_self_contained(tmp_path, capsys):
         assert len(run["weight_change"]) == 6 and run["train"]["epochs"]
     zeros = res["runs"][-1]
     assert zeros["gradients_below_last_layer_exactly_zero"] and zeros["weight_change"] == [0.0] * 6
-    assert res["config"]["depth"] == 6
+    assert res["config"]["depth"] == 6 and res["config"]["unclipped_steps"] == 3
+    assert [len(r["unclipped"]["steps"]) for r in res["runs"]] == [3, 3, 3]
+    assert res["runs"][1]["after_training"]["activation_norm"][-1] > 0
     out = tmp_path / "report.html"
     # the optimizers folder is empty, so the report runs that experiment itself
     assert (
@@ -58,9 +62,16 @@ def test_experiment_init_and_report_are_self_contained(tmp_path, capsys):
     for name in figures:
         assert f'alt="{name}" src="data:image/png;base64,' in page
     assert "2/λ_max" in page and "(σ²n/2)" in page
+    assert "global gradient norm clipped to 1" in page and "without clipping" in page
+    assert "The norm profiles after training" in page
     assert "wrote" in capsys.readouterr().out
 
 
 def test_bad_variance_is_a_usage_error(capsys):
     assert main(["experiment", "init", "--variances", "2/m"]) == 2
     assert "k/n" in capsys.readouterr().err
+
+
+def test_negative_clip_is_a_usage_error(capsys):
+    assert main(["experiment", "init", "--clip-grad-norm", "-1"]) == 2
+    assert "clip-grad-norm" in capsys.readouterr().err

@@ -24,6 +24,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        return value
+
+    return parse
+
+
 def _variances(text: str) -> list[str]:
     from .init_study import parse_variance
 
@@ -44,7 +57,8 @@ def _init_config(args: Any) -> Any:
     return InitConfig(
         data=args.data, depth=args.depth, width=args.width, variances=args.variances,
         include_zeros=args.include_zeros, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, schedule=args.schedule,
+        clip_grad_norm=args.clip_grad_norm or None, unclipped_steps=args.unclipped_steps,
         probe_batch=args.probe_batch, seed=args.seed,
     )  # fmt: skip
 
@@ -86,19 +100,51 @@ def _run_init(args: Any) -> int:
 
     start = time.perf_counter()
     res = run_init_study(args.out, _init_config(args), progress=not args.no_progress)
+    cfg = res["config"]
+    clip = "off" if cfg["clip_grad_norm"] is None else f"{cfg['clip_grad_norm']:g}"
+    print(
+        f"training (every sigma2): {cfg['optimizer']} lr {cfg['lr']:g} momentum "
+        f"{cfg['momentum']:g} {cfg['schedule']}, batch {cfg['batch_size']}, {cfg['epochs']} "
+        f"epochs, gradient norm clipped to {clip}"
+    )
     for r in res["runs"]:
-        th = res["theory"][r["label"]]
-        last = r["train"]["epochs"][-1] if r["train"]["epochs"] else {}
+        th, tr, after = res["theory"][r["label"]], r["train"], r["after_training"]
+        last = tr["epochs"][-1] if tr["epochs"] else {}
+        norms = tr["gradient_norm_before_clipping"]
         print(
-            f"sigma2={r['label']:<6} |Z_L|/|Z_2| = {r['activation_ratio']:.3g} "
-            f"(theory {th['activation_ratio_theory']:.3g}); grad scale {r['gradient_scale']:.3g}"
-            f" (x{th.get('gradient_scale_vs_2n_measured', float('nan')):.3g} of 2/n, theory "
-            f"x{th.get('gradient_scale_vs_2n_theory', float('nan')):.3g}), spread "
-            f"{r['gradient_spread']:.3g}; train loss {last.get('train_loss', float('nan')):.4g}"
-            f", val acc {last.get('val_accuracy', float('nan')):.3f}"
-            f"{' DIVERGED' if r['train']['diverged'] else ''}; weight change mean "
-            f"{sum(r['weight_change']) / len(r['weight_change']):.3g}"
+            f"sigma2={r['label']:<6} init: |Z_L|/|Z_2| = {r['activation_ratio']:.3g} (theory "
+            f"{th['activation_ratio_theory']:.3g}); grad scale {r['gradient_scale']:.3g} (x"
+            f"{th.get('gradient_scale_vs_2n_measured', float('nan')):.3g} of 2/n, theory x"
+            f"{th.get('gradient_scale_vs_2n_theory', float('nan')):.3g}), spread "
+            f"{r['gradient_spread']:.3g}"
         )
+        print(
+            f"{'':<13} train: |g| at step 1 {norms[0] if norms else float('nan'):.3g}, clipped "
+            f"{100 * tr['fraction_of_steps_clipped']:.0f}% of {len(norms)} steps; loss "
+            f"{r['initial_loss']:.4g} -> {last.get('train_loss', float('nan')):.4g}, val acc "
+            f"{last.get('val_accuracy', float('nan')):.3f}"
+            + (f" DIVERGED at step {tr['diverged_at_step']}" if tr["diverged"] else "")
+        )
+        if r["unclipped"] is not None:
+            u = r["unclipped"]
+            first = u["gradient_norm_before_clipping"]
+            fate = (
+                f"loss not finite at step {u['diverged_at_step']}"
+                if u["diverged_at_step"]
+                else f"loss {u['steps'][0][1]:.4g} -> {u['steps'][-1][1]:.4g}"
+            )
+            print(
+                f"{'':<13} without clipping: |g| at step 1 {first[0]:.3g}; {fate} "
+                f"(first {cfg['unclipped_steps']} steps)"
+            )
+        change = r["weight_change"]
+        text = f"mean {sum(change) / len(change):.3g}, max {max(change):.3g}"
+        if after is not None:
+            text += (
+                f"; after: |Z_L|/|Z_2| = {after['activation_ratio']:.3g}, grad scale "
+                f"{after['gradient_scale']:.3g}, spread {after['gradient_spread']:.3g}"
+            )
+        print(f"{'':<13} |W-W0|/|W0| per layer: {text}")
     for d in res["variance"]["dot_product"]:
         print(f"Var(w.x) {d['activation']:<6} sigma2={d['sigma2']}: {d['measured']:.4f} "
               f"(theory {d['theory']:g})")  # fmt: skip
@@ -117,20 +163,37 @@ def _run_report(args: Any) -> int:
 
 
 def _add_init_options(p: argparse.ArgumentParser) -> None:
+    from .init_study import InitConfig
+
+    d = InitConfig()
     p.add_argument("--data", default="mnist-5k", help="data set [mnist-5k, embedded]")
     p.add_argument("--depth", type=_positive_int, default=50, help="Linear layers L [50]")
     p.add_argument("--width", type=_positive_int, default=100, help="hidden units [100]")
     p.add_argument("--variances", type=_variances, default=["1/n", "2/n", "3/n"],
                    help="σ² values as k/n, comma-separated [1/n,2/n,3/n]")  # fmt: skip
     p.add_argument("--include-zeros", action="store_true", help="also run zero initialization")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs per σ² [3]")
-    p.add_argument("--batch-size", type=_positive_int, default=100, help="minibatch size [100]")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "gd"], default="sgd",
-                   help="sgd = SGD with momentum [sgd]")  # fmt: skip
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate [0.01]")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum [0.9]")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs per σ² [{d.epochs}]")
+    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size,
+                   help=f"minibatch size [{d.batch_size}]")  # fmt: skip
+    p.add_argument("--optimizer", choices=["sgd", "adam", "gd"], default=d.optimizer,
+                   help="one optimizer for every σ²; sgd = SGD with momentum "
+                   f"[{d.optimizer}]")  # fmt: skip
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate [{d.lr:g}]")
+    p.add_argument("--momentum", type=float, default=d.momentum,
+                   help=f"SGD momentum [{d.momentum:g}]")  # fmt: skip
+    p.add_argument("--schedule", choices=["cosine", "constant"], default=d.schedule,
+                   help="lr per epoch: cosine annealing to 0 or constant "
+                   f"[{d.schedule}]")  # fmt: skip
+    p.add_argument("--clip-grad-norm", type=_nonnegative(float), default=d.clip_grad_norm,
+                   metavar="C",
+                   help="scale the gradients of every step to a global norm <= C; 0 = off "
+                   f"[{d.clip_grad_norm:g}]")  # fmt: skip
+    p.add_argument("--unclipped-steps", type=_nonnegative(int), default=d.unclipped_steps,
+                   metavar="N",
+                   help="with clipping on, also take the first N steps without it, to show "
+                   f"what raw gradients do; 0 = skip [{d.unclipped_steps}]")  # fmt: skip
     p.add_argument("--probe-batch", type=_positive_int, default=256,
-                   help="images for the norms at initialization [256]")  # fmt: skip
+                   help="images for the norms before and after training [256]")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and data order [0]")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="BLAS threads [1: small matrices run faster on one]")  # fmt: skip

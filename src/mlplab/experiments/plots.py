@@ -10,7 +10,9 @@ import numpy as np
 
 from .quadratic import Quadratic
 
-__all__ = ["contour_paths", "curves", "per_layer"]
+Curve = tuple[Any, Any]  # (x values, y values): sequences or 1-D arrays of numbers
+
+__all__ = ["contour_paths", "curves", "per_layer", "per_layer_panels", "training"]
 
 
 def _pyplot() -> Any:
@@ -73,7 +75,7 @@ def contour_paths(
 
 
 def curves(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    series: Mapping[str, Curve],
     title: str,
     xlabel: str,
     ylabel: str,
@@ -83,8 +85,8 @@ def curves(
     """Plot label → (x, y) lines on one axis (log y by default); save a PNG."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, (label, (x, y)) in enumerate(series.items()):
-        y = np.asarray(y, dtype=np.float64)
+    for i, (label, (x, values)) in enumerate(series.items()):
+        y = np.asarray(values, dtype=np.float64)
         marker = "o" if len(y) < 5 else None  # a run stopped after a few steps stays visible
         ax.plot(x, y, lw=1.3, color=f"C{i}", marker=marker, label=label)
     if logy:
@@ -121,5 +123,127 @@ def per_layer(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if series:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "nothing to draw", ha="center", transform=ax.transAxes)
+    return _save(fig, path)
+
+
+def _colors(labels: Sequence[str]) -> dict[str, str]:
+    return {label: f"C{i}" for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def per_layer_panels(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    title: str,
+    ylabel: str,
+    path: Path,
+    theory: Mapping[str, Sequence[float]] | None = None,
+) -> Path:
+    """Plot per-layer values side by side (panel title → label → values), one y scale (log).
+
+    A label keeps its colour in every panel; ``theory`` (label → values) is drawn dashed in
+    the first panel.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), sharey=True)
+    axes = list(np.atleast_1d(axes))
+    color = _colors([label for series in panels.values() for label in series])
+    for j, (ax, (name, series)) in enumerate(zip(axes, panels.items(), strict=True)):
+        for label, values in series.items():
+            v = np.asarray(values, dtype=np.float64)
+            ax.plot(np.arange(1, len(v) + 1), v, "o-", ms=2.5, lw=1.2, color=color[label],
+                    label=f"σ² = {label}")  # fmt: skip
+            if j == 0 and theory and label in theory:
+                t = np.asarray(theory[label], dtype=np.float64)
+                ax.plot(np.arange(1, len(t) + 1), t, "--", lw=1, color=color[label], alpha=0.7)
+        ax.set_yscale("log")
+        ax.set_xlabel("layer i")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        if series:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no run to show", ha="center", transform=ax.transAxes)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if len(y) < 2 * window:
+        return y
+    kernel = np.ones(window) / window
+    head = np.cumsum(y[: window - 1]) / np.arange(1, window)
+    return np.concatenate([head, np.convolve(y, kernel, mode="valid")])
+
+
+def training(
+    loss: Mapping[str, Curve],
+    accuracy: Mapping[str, Curve],
+    path: Path,
+    title: str,
+    dashed: Mapping[str, Curve] | None = None,
+    markers: Mapping[str, tuple[float, float, str]] | None = None,
+    chance: float | None = None,
+    smooth: int = 20,
+    dashed_title: str = "first steps (dashed: a variant of the run)",
+) -> Path:
+    """Draw training curves: loss per step (log y), accuracy per epoch, and a zoom on variants.
+
+    Args:
+        loss: label → (steps, minibatch losses); drawn faint, with a ``smooth``-step running
+            mean on top.
+        accuracy: label → (epochs, validation accuracy).
+        dashed: label → (steps, losses) of a variant of the run (e.g. without clipping): drawn
+            dashed in its colour on a middle panel, beside the run's own first steps.
+        markers: label → (step, loss, text): a divergence marked by a cross and a note.
+        chance: a horizontal line on the accuracy panel (e.g. 1 / classes).
+        dashed_title: the middle panel's title.
+    """
+    plt = _pyplot()
+    widths = [1.5, 1.0, 1.0] if dashed else [1.5, 1.0]
+    fig, axes = plt.subplots(1, len(widths), figsize=(4.6 * sum(widths), 4.4), width_ratios=widths)
+    ax, acc = axes[0], axes[-1]
+    color = _colors([*loss, *accuracy, *(dashed or {}), *(markers or {})])
+    for label, (x, values) in loss.items():
+        y = np.asarray(values, dtype=np.float64)
+        if len(y) >= 5:
+            ax.plot(x, y, lw=0.6, color=color[label], alpha=0.25)
+            ax.plot(x, _smooth(y, smooth), lw=1.6, color=color[label], label=label)
+        else:  # a run stopped after a few steps stays visible
+            ax.plot(x, y, "o-", lw=1.3, color=color[label], label=label)
+    zoomed = [ax]
+    if dashed:
+        zoom = axes[1]
+        zoomed.append(zoom)
+        last = max((max(x, default=0) for x, _ in dashed.values()), default=0) + 1
+        for label, (x, y) in loss.items():
+            keep = np.asarray(x) <= last
+            zoom.plot(np.asarray(x)[keep], np.asarray(y)[keep], "o-", ms=2.5, lw=1.2,
+                      color=color[label])  # fmt: skip
+        for label, (x, y) in dashed.items():
+            zoom.plot(x, y, "s--", ms=3, lw=1.2, color=color[label], mfc="none")
+        zoom.plot([], [], "k-", label="as trained (solid)")
+        zoom.plot([], [], "k--", label="variant (dashed)")
+        zoom.set_title(dashed_title, fontsize=9)
+    for label, (at, value, text) in (markers or {}).items():  # on the zoom when there is one
+        zoomed[-1].plot([at], [value], "X", ms=11, color=color[label], mec="k", label=text)
+    for a in zoomed:
+        a.set_yscale("log")
+        a.set_xlabel("step")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    ax.set_ylabel("training loss (minibatch)")
+    for label, (x, y) in accuracy.items():
+        acc.plot(x, y, "o-", ms=3.5, lw=1.4, color=color[label], label=label)
+    if chance is not None:
+        acc.axhline(chance, color="0.5", lw=1, ls=":", label="chance")
+    acc.set_ylim(0, 1)
+    acc.set_xlabel("epoch")
+    acc.set_ylabel("validation accuracy")
+    acc.grid(alpha=0.3)
+    acc.legend(fontsize=7.5)
+    fig.suptitle(title, fontsize=11)
     return _save(fig, path)

@@ -175,6 +175,22 @@ the backward one: about the same norm in every layer, at an overall scale ∝ c^
 tiny for 1/n, about 1 for 2/n, huge for 3/n."""
 
 
+def _dead_note(run: dict[str, Any]) -> str:
+    """Say where a trained network's signal is exactly 0 (a log axis cannot draw that)."""
+    act = run["after_training"]["activation_norm"]
+    dead = [i + 1 for i, v in enumerate(act) if v == 0]
+    if not dead:
+        return ""
+    grads = run["after_training"]["gradient_norm"]
+    zero_grads = sum(1 for v in grads if v == 0)
+    return (
+        f"<p>σ² = {html.escape(run['label'])}: after training the output of layer(s) "
+        f"{', '.join(map(str, dead))} is exactly 0 on this batch (every ReLU off), so "
+        f"{zero_grads} of {len(grads)} weight gradients are exactly 0; zeros are not drawn on "
+        "the log axes.</p>"
+    )
+
+
 def _init_section(res: dict[str, Any], folder: Path) -> str:
     cfg, runs, th = res["config"], res["runs"], res["theory"]
     var = res["variance"]
@@ -198,10 +214,23 @@ def _init_section(res: dict[str, Any], folder: Path) -> str:
         epochs = r["train"]["epochs"]
         return epochs[-1].get(key) if epochs else None
 
+    def first_norm(norms: list[float]) -> Any:
+        return norms[0] if norms else None
+
     train_rows = [
-        [r["label"], r["initial_loss"], last(r, "train_loss"), last(r, "val_accuracy"),
-         r["train"]["diverged"]]
+        [r["label"], r["initial_loss"], first_norm(r["train"]["gradient_norm_before_clipping"]),
+         100 * r["train"]["fraction_of_steps_clipped"], last(r, "train_loss"),
+         last(r, "val_accuracy"),
+         f"at step {r['train']['diverged_at_step']}" if r["train"]["diverged"] else False]
         for r in runs
+    ]  # fmt: skip
+    unclipped_rows = [
+        [r["label"], first_norm(r["unclipped"]["gradient_norm_before_clipping"]),
+         r["unclipped"]["steps"][0][1] if r["unclipped"]["steps"] else None,
+         r["unclipped"]["steps"][-1][1] if r["unclipped"]["steps"] else None,
+         r["unclipped"]["diverged_at_step"]]
+        for r in runs
+        if r.get("unclipped") is not None
     ]  # fmt: skip
     change_rows = [
         [r["label"], min(r["weight_change"]), sum(r["weight_change"]) / len(r["weight_change"]),
@@ -209,13 +238,66 @@ def _init_section(res: dict[str, Any], folder: Path) -> str:
         for r in runs
         if not r["train"]["diverged"]
     ]  # fmt: skip
+    after_rows = [
+        [r["label"], r["activation_ratio"], r["after_training"]["activation_ratio"],
+         r["gradient_scale"], r["after_training"]["gradient_scale"], r["gradient_spread"],
+         r["after_training"]["gradient_spread"]]
+        for r in runs
+        if r.get("after_training") is not None and r["k"] > 0
+    ]  # fmt: skip
+    kept: list[str] = []
+    moved: list[str] = []
+    for r in runs:
+        if r.get("after_training") is not None and r["k"] > 0:
+            before, now = r["activation_ratio"], r["after_training"]["activation_ratio"]
+            close = before > 0 and now > 0 and 0.1 <= now / before <= 10
+            (kept if close else moved).append(html.escape(r["label"]))
+    steps = max((len(r["train"]["gradient_norm_before_clipping"]) for r in runs), default=0)
+    clip = cfg.get("clip_grad_norm")
+    setting = (
+        f"{html.escape(cfg['optimizer'])} (lr {cfg['lr']:g}"
+        + (f", momentum {cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else "")
+        + f", {html.escape(cfg.get('schedule', 'constant'))} schedule, batch {cfg['batch_size']}, "
+        f"{cfg['epochs']} epochs = {steps} steps"
+        + (f", global gradient norm clipped to {clip:g}" if clip is not None else ", no clipping")
+        + ")"
+    )
+    diverged = [r["label"] for r in runs if r["train"]["diverged"]]
+    story = "<p>"
+    for r in runs:
+        u = r.get("unclipped")
+        if u is not None and u["diverged_at_step"] is not None:
+            raw = first_norm(u["gradient_norm_before_clipping"])
+            story += (
+                f"Without clipping, the same optimizer makes the loss of σ² = {r['label']} "
+                f"NaN/inf at step {u['diverged_at_step']} (marked × in the middle panel): its "
+                f"gradient norm at step 1 is {_fmt(raw)}, so the step lr·g overshoots at once — "
+                "the exploding case of the lecture. "
+            )
+    if clip is not None:
+        story += (
+            f"Clipping rescales a step only where ‖g‖ > {clip:g}; the column '% steps clipped' "
+            "says for which runs it did. "
+        )
+    if diverged:
+        story += f"With the shared setting, σ² = {', '.join(diverged)} diverged (marked ×). "
+    story += "</p>"
+    unclipped_table = (
+        "<p>The same runs without clipping, first steps:</p>"
+        + _table(
+            ["σ²", "‖g‖ at step 1", "loss at step 1", "last finite loss", "loss NaN/inf at step"],
+            unclipped_rows,
+        )  # fmt: skip
+        if unclipped_rows
+        else ""
+    )
     zeros = next((r for r in runs if r["k"] == 0), None)
     parts = [
         f"<h2>Initialization: a ReLU MLP of {cfg['depth']} layers × {cfg['width']} units on "
         f"{html.escape(cfg['data'])}</h2>",
         f"<p>Wᵢ ~ N(0, σ²), σ² = k/n (n = fan_in), biases 0; norms at initialization on one batch "
-        f"of {cfg['probe_batch']} training images; then {cfg['epochs']} epoch(s) of "
-        f"{html.escape(cfg['optimizer'])} (lr {cfg['lr']:g}, batch {cfg['batch_size']}).</p>",
+        f"of {cfg['probe_batch']} training images; then the same training for every σ²: "
+        f"{setting}; then the same norms again on the same batch.</p>",
         _claim(
             "Var(wᵀx) = 1 for w ~ N(0, 1/n) with linear units; σ² = 2/n for ReLU",
             _table(["x", "σ²", "measured Var(wᵀx)", "theory σ²n·E[x²]"], dot_rows)
@@ -246,8 +328,19 @@ def _init_section(res: dict[str, Any], folder: Path) -> str:
         _claim(
             "Training depends on the initialization",
             _table(
-                ["σ²", "loss at init", "last train loss", "val accuracy", "diverged"], train_rows
-            ),  # fmt: skip
+                [
+                    "σ²",
+                    "loss at init",
+                    "‖g‖ at step 1",
+                    "% steps clipped",
+                    "last train loss",
+                    "val accuracy",
+                    "diverged",
+                ],
+                train_rows,
+            )  # fmt: skip
+            + story
+            + unclipped_table,
             _img(folder, "training.png"),
         ),
         _claim(
@@ -257,6 +350,31 @@ def _init_section(res: dict[str, Any], folder: Path) -> str:
             _img(folder, "weight_change.png"),
         ),
     ]
+    if after_rows:
+        parts.insert(
+            -1,
+            _claim(
+                "The norm profiles after training, beside those at initialization",
+                "<p>The same batch, before and after training (right panels of the forward and "
+                "backward figures). ‖Z_L‖/‖Z₂‖ stayed within 10× of its value at initialization "
+                f"for σ² = {', '.join(kept) or 'none'}; it changed by more for "
+                f"{', '.join(moved) or 'none'}.</p>"
+                + "".join(_dead_note(r) for r in runs if r.get("after_training"))
+                + _table(
+                    [
+                        "σ²",
+                        "‖Z_L‖/‖Z₂‖ init",
+                        "after",
+                        "gradient scale init",
+                        "after",
+                        "max/min init",
+                        "after",
+                    ],
+                    after_rows,
+                ),  # fmt: skip
+                "",
+            ),
+        )
     if zeros is not None:
         parts.append(
             "<h3>Zero initialization</h3><p>All gradients below the last layer exactly zero: "
