@@ -106,8 +106,15 @@ def _operands(name: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         b = as_tensor(b, like=a)
     if a.data.dtype != b.data.dtype:
         a, b = _promote(a, b)
-    if a.data.shape != b.data.shape:
-        shape = broadcast_shape(name, a.data.shape, b.data.shape)
+    sa, sb = a.data.shape, b.data.shape
+    if sa != sb:
+        # The common case (a bias row against a batch) needs no call to np.broadcast_shapes.
+        if len(sb) <= len(sa) and sa[len(sa) - len(sb) :] == sb:
+            shape = sa
+        elif len(sa) < len(sb) and sb[len(sb) - len(sa) :] == sa:
+            shape = sb
+        else:
+            shape = broadcast_shape(name, sa, sb)
         if _grad_state.enabled:
             # Only operands that need a gradient get an explicit broadcast node.
             if a.requires_grad and a.data.shape != shape:
@@ -414,6 +421,13 @@ class MatMul(Op):
         return a @ b
 
     def vjp(self, g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+        if a.data.ndim == 2 and b.data.ndim == 2:
+            # The MLP case: G Bᵀ and Aᵀ G; the shapes are known to agree, so the primitives are
+            # applied directly, without the general path's reshapes, sum_to and validation.
+            return (
+                apply(_MATMUL, g, apply(_TRANSPOSE_2D, b)) if a.requires_grad else None,
+                apply(_MATMUL, apply(_TRANSPOSE_2D, a), g) if b.requires_grad else None,
+            )
         a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
         b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
         g_shape = out.shape
@@ -655,6 +669,9 @@ class Concatenate(Op):
                 grads.append(None)
             start = stop
         return tuple(grads)
+
+
+_TRANSPOSE_2D = Transpose((1, 0))
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
