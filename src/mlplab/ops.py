@@ -30,7 +30,8 @@ from .tensor import DEFAULT_DTYPE, Tensor
 __all__ = [
     "apply", "as_tensor", "add", "subtract", "multiply", "divide", "negative", "power",
     "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "sum", "max", "reshape", "transpose",
-    "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype",
+    "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype", "affine", "relu",
+    "softmax_cross_entropy",
 ]  # fmt: skip
 
 
@@ -447,6 +448,116 @@ class MatMul(Op):
 _MATMUL = MatMul()
 
 
+class Affine(Op):
+    """x W + b for a batch x (m, n), W (n, k), b (k,): the Linear layer as one primitive.
+
+    The bias is added in place into the fresh product (no broadcast node, no second array).
+    ∂/∂x = G Wᵀ,  ∂/∂W = xᵀ G,  ∂/∂b = Σ_rows G.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x: Any, w: Any, b: Any) -> Any:
+        out = x @ w
+        out += b
+        return out
+
+    def vjp(
+        self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        return (
+            apply(_MATMUL, g, apply(_TRANSPOSE_2D, w)) if x.requires_grad else None,
+            apply(_MATMUL, apply(_TRANSPOSE_2D, x), g) if w.requires_grad else None,
+            apply(_SUM_ROWS, g) if b.requires_grad else None,
+        )
+
+
+_AFFINE = Affine()
+
+
+def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """Return x W + b for x (m, n), W (n, k), b (k,) as one node (see :class:`Affine`).
+
+    Raises:
+        ValueError: when the shapes do not fit, naming all three.
+
+    Examples:
+        >>> import mlplab
+        >>> affine(mlplab.tensor([[1.0, 2.0]]), mlplab.tensor([[1.0], [1.0]]), mlplab.tensor([0.5]))
+        tensor([[3.5]])
+    """
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
+    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
+        raise ValueError(f"affine: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    if not (x.data.dtype == w.data.dtype == b.data.dtype):
+        return add(matmul(x, w), b)
+    return apply(_AFFINE, x, w, b)
+
+
+class ReLU(Op):
+    """max(a, 0);  ∂/∂a = 1 where a > 0 (and where a is NaN, letting it through as PyTorch
+    does), else 0. The 0/1 mask is a constant, so the second derivative is 0, as it should be.
+
+    ``np.maximum`` is about 10× faster than ``np.where`` with a random mask (no branches).
+    """
+
+    __slots__ = ()
+
+    def forward(self, a: Any) -> Any:
+        return backend.namespace(a).maximum(a, 0)
+
+    def vjp(self, g: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor]:
+        mask = backend.namespace(a.data).logical_not(a.data <= 0).astype(a.data.dtype)
+        return (multiply(g, Tensor._make(mask)),)
+
+
+_RELU = ReLU()
+
+
+def relu(a: Tensor) -> Tensor:
+    """Return max(a, 0) elementwise (the derivative at 0 is 0, as in PyTorch)."""
+    return apply(_RELU, as_tensor(a))
+
+
+class SoftmaxCrossEntropy(Op):
+    """Σᵢ scale·(logsumexp(hᵢ) − hᵢ,yᵢ) over the rows of h (m, k), for integer labels y.
+
+    One node instead of the dozen of the composite; the VJP, g·scale·(softmax(h) − onehot(y)),
+    is written in mlplab ops (softmax as exp(h − max) / Σ exp(h − max), with the max a constant),
+    so second derivatives still work.
+    """
+
+    __slots__ = ("labels", "scale")
+
+    def __init__(self, labels: Any, scale: float) -> None:
+        self.labels, self.scale = labels, scale
+
+    def forward(self, h: Any) -> Any:
+        xp = backend.namespace(h)
+        rows = xp.arange(h.shape[0])
+        z = h - h.max(axis=1, keepdims=True)
+        picked = z[rows, self.labels]
+        xp.exp(z, out=z)
+        losses = xp.log(z.sum(axis=1)) - picked
+        return xp.asarray(losses.sum() * self.scale, dtype=h.dtype)
+
+    def vjp(self, g: Tensor, out: Tensor, h: Tensor) -> tuple[Tensor]:
+        xp = backend.namespace(h.data)
+        shift = Tensor._make(h.data.max(axis=1, keepdims=True))
+        e = exp(subtract(h, shift))
+        p = divide(e, sum(e, axis=1, keepdims=True))
+        onehot = xp.zeros(h.shape, dtype=h.data.dtype)
+        onehot[xp.arange(h.shape[0]), self.labels] = 1
+        return (multiply(subtract(p, Tensor._make(onehot)), multiply(g, self.scale)),)
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Any, scale: float) -> Tensor:
+    """Return scale · Σᵢ −log softmax(logitsᵢ)[labelsᵢ] for logits (m, k) and integer labels (m,)
+    that the caller has validated (``functional.cross_entropy`` does)."""
+    return apply(SoftmaxCrossEntropy(labels, scale), as_tensor(logits))
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Return the matrix product a @ b (NumPy semantics).
 
@@ -672,6 +783,7 @@ class Concatenate(Op):
 
 
 _TRANSPOSE_2D = Transpose((1, 0))
+_SUM_ROWS = Sum((0,), False)
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:

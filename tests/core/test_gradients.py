@@ -132,6 +132,14 @@ COMPOSITES = {
     ),
     "cross_entropy_none": (lambda a: F.cross_entropy(a, LABELS, reduction="none"), [normal(3, 4)]),
     "cross_entropy_one_example": (lambda a: F.cross_entropy(a, np.array(1)), [normal(4)]),
+    "affine": (
+        lambda x, w, b: mlplab.ops.affine(x, w, b),
+        [normal(3, 4), normal(4, 2, seed=1), normal(2, seed=2)],
+    ),
+    "softmax_cross_entropy": (
+        lambda a: mlplab.ops.softmax_cross_entropy(a, LABELS, 0.5),
+        [normal(3, 4) * 2],
+    ),
     "mse_loss": (lambda a, b: F.mse_loss(a, b), [normal(3, 4), normal(3, 4, seed=1)]),
     "mse_loss_sum": (
         lambda a: F.mse_loss(a, normal(3, 4, seed=1), reduction="sum"),

@@ -20,13 +20,17 @@ def test_forward_is_x_w_plus_b_with_the_lecture_layout():
     )
 
 
-def test_bias_is_broadcast_as_a_view_not_copied():
+def test_bias_is_added_without_copying_it():
     layer = nn.Linear(4, 3, rng=0)
+    # a batch (2-D): one affine node on the parameters themselves, the bias added in place
     out = layer(mlplab.tensor(np.ones((6, 4), np.float32)))
+    assert out.inputs[1] is layer.weight and out.inputs[2] is layer.bias
+    # more leading dimensions: an explicit broadcast, a stride-0 view of the bias
+    out = layer(mlplab.tensor(np.ones((2, 6, 4), np.float32)))
     broadcast_bias = out.inputs[1]
-    assert broadcast_bias.shape == (6, 3)
+    assert broadcast_bias.shape == (2, 6, 3)
     assert np.shares_memory(broadcast_bias.data, layer.bias.data)
-    assert broadcast_bias.data.strides[0] == 0
+    assert broadcast_bias.data.strides[:2] == (0, 0)
 
 
 def test_gradients_match_finite_differences_with_a_random_upstream_gradient():

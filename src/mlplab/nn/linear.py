@@ -150,6 +150,8 @@ class Linear(Module):
                 f"Linear: input dtype {x.dtype} differs from weight dtype {self.weight.dtype}; "
                 f"convert the input with .astype() or the model with .to()"
             )
+        if self.bias is not None and x.ndim == 2:
+            return ops.affine(x, self.weight, self.bias)  # one node: x W + b, bias added in place
         out = ops.matmul(x, self.weight)
         return out if self.bias is None else ops.add(out, self.bias)
 

@@ -83,8 +83,11 @@ def sgd_update(
                 buf[...] = g
             else:
                 np.multiply(buf, momentum, out=buf)
-                np.multiply(g, 1 - dampening, out=w[1])
-                np.add(buf, w[1], out=buf)
+                if dampening == 0:  # b·μ + g: the same numbers, one pass fewer, no scratch
+                    np.add(buf, g, out=buf)
+                else:
+                    np.multiply(g, 1 - dampening, out=w[1])
+                    np.add(buf, w[1], out=buf)
             if nesterov:
                 np.multiply(buf, momentum, out=w[1])
                 d = np.add(g, w[1], out=w[1])
