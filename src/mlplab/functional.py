@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from .ops import (
-    _normalize_axes,
     as_tensor,
     broadcast_shape,
     broadcast_to,
@@ -36,6 +35,7 @@ from .ops import (
 )
 from .ops import relu as ops_relu
 from .ops import sum as sum_
+from .ops.core import _normalize_axes
 from .tensor import Tensor
 
 __all__ = [

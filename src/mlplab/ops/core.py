@@ -1,0 +1,92 @@
+"""The core of every primitive: the ``Op`` protocol, ``apply``, and operand helpers.
+
+A primitive is a small class with ``forward(*arrays) -> array`` and ``vjp(g, out, *inputs)``,
+which returns for every input the Tensor ``gᵀ ∂out/∂input`` (or None where no gradient is
+needed). ``apply`` runs the forward on the inputs' arrays and records the node only when a
+gradient may be needed, so inference and optimizer steps build no graph.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..grad_mode import state as _grad_state
+from ..tensor import DEFAULT_DTYPE, Tensor
+
+
+class Op:
+    """A primitive: ``forward`` on arrays, ``vjp`` in mlplab ops."""
+
+    __slots__ = ()
+
+    def forward(self, *arrays: Any) -> Any:
+        raise NotImplementedError
+
+    def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple[Tensor | None, ...]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+def apply(op: Op, *inputs: Tensor) -> Tensor:
+    """Run ``op`` on the inputs' arrays; record the node when a gradient may be needed."""
+    out = op.forward(*[t.data for t in inputs])
+    if isinstance(out, np.generic):
+        out = np.asarray(out)
+    if _grad_state.enabled:
+        for t in inputs:
+            if t.requires_grad:
+                return Tensor._make(out, op, inputs)
+    return Tensor._make(out)
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """Return ``value`` as a Tensor; a Python scalar takes the dtype of ``like``.
+
+    A Python float next to an integer tensor becomes float32 (the default dtype), as in PyTorch.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)) and like is not None:
+        dtype = like.data.dtype
+        if dtype.kind in "biu" and isinstance(value, float):
+            dtype = DEFAULT_DTYPE
+        elif dtype.kind == "b" and not isinstance(value, bool):
+            dtype = np.dtype(np.int64)
+        return Tensor._make(np.asarray(value, dtype=dtype))
+    return Tensor(value)
+
+
+def broadcast_shape(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """Return NumPy's broadcast of ``shapes``; a ValueError names the op and every shape."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{name}: shapes {listed} cannot be broadcast together") from None
+
+
+def _normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Return ``axis`` as sorted non-negative axes; a 0-d tensor takes axis 0 or −1 (as in
+    PyTorch) and has nothing to reduce."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normalized = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"{name}: an axis must be an integer, got {ax!r}")
+        if not -builtins.max(ndim, 1) <= ax < builtins.max(ndim, 1):
+            raise ValueError(f"{name}: axis {ax} is out of range for a tensor with {ndim} dims")
+        normalized.append(int(ax) % builtins.max(ndim, 1))
+    if ndim == 0:
+        return ()
+    return tuple(sorted(set(normalized)))
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))

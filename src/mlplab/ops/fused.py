@@ -1,0 +1,102 @@
+"""Fused primitives: a composite computed as one node, for speed.
+
+Each equals its composite exactly in value and derivatives (the gradient checks test both), and
+its VJP is still written in mlplab ops, so second derivatives work: ``affine`` is the Linear
+layer ``x W + 1 bᵀ`` and ``softmax_cross_entropy`` the training loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..tensor import Tensor
+from .core import Op, apply, as_tensor
+from .elementwise import add, divide, exp, multiply, subtract
+from .linalg import _MATMUL, matmul
+from .shape import _SUM_ROWS, _TRANSPOSE_2D, sum
+
+
+class Affine(Op):
+    """x W + b for a batch x (m, n), W (n, k), b (k,): the Linear layer as one primitive.
+
+    The bias is added in place into the fresh product (no broadcast node, no second array).
+    ∂/∂x = G Wᵀ,  ∂/∂W = xᵀ G,  ∂/∂b = Σ_rows G.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x: Any, w: Any, b: Any) -> Any:
+        out = x @ w
+        out += b
+        return out
+
+    def vjp(
+        self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        return (
+            apply(_MATMUL, g, apply(_TRANSPOSE_2D, w)) if x.requires_grad else None,
+            apply(_MATMUL, apply(_TRANSPOSE_2D, x), g) if w.requires_grad else None,
+            apply(_SUM_ROWS, g) if b.requires_grad else None,
+        )
+
+
+_AFFINE = Affine()
+
+
+def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """Return x W + b for x (m, n), W (n, k), b (k,) as one node (see :class:`Affine`).
+
+    Raises:
+        ValueError: when the shapes do not fit, naming all three.
+
+    Examples:
+        >>> import mlplab
+        >>> affine(mlplab.tensor([[1.0, 2.0]]), mlplab.tensor([[1.0], [1.0]]), mlplab.tensor([0.5]))
+        tensor([[3.5]])
+    """
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
+    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
+        raise ValueError(f"affine: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    if not (x.data.dtype == w.data.dtype == b.data.dtype):
+        return add(matmul(x, w), b)
+    return apply(_AFFINE, x, w, b)
+
+
+class SoftmaxCrossEntropy(Op):
+    """Σᵢ scale·(logsumexp(hᵢ) − hᵢ,yᵢ) over the rows of h (m, k), for integer labels y.
+
+    One node instead of the dozen of the composite; the VJP, g·scale·(softmax(h) − onehot(y)),
+    is written in mlplab ops (softmax as exp(h − max) / Σ exp(h − max), with the max a constant),
+    so second derivatives still work.
+    """
+
+    __slots__ = ("labels", "scale")
+
+    def __init__(self, labels: Any, scale: float) -> None:
+        self.labels, self.scale = labels, scale
+
+    def forward(self, h: Any) -> Any:
+        xp = backend.namespace(h)
+        rows = xp.arange(h.shape[0])
+        z = h - h.max(axis=1, keepdims=True)
+        picked = z[rows, self.labels]
+        xp.exp(z, out=z)
+        losses = xp.log(z.sum(axis=1)) - picked
+        return xp.asarray(losses.sum() * self.scale, dtype=h.dtype)
+
+    def vjp(self, g: Tensor, out: Tensor, h: Tensor) -> tuple[Tensor]:
+        xp = backend.namespace(h.data)
+        shift = Tensor._make(h.data.max(axis=1, keepdims=True))
+        e = exp(subtract(h, shift))
+        p = divide(e, sum(e, axis=1, keepdims=True))
+        onehot = xp.zeros(h.shape, dtype=h.data.dtype)
+        onehot[xp.arange(h.shape[0]), self.labels] = 1
+        return (multiply(subtract(p, Tensor._make(onehot)), multiply(g, self.scale)),)
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Any, scale: float) -> Tensor:
+    """Return scale · Σᵢ −log softmax(logitsᵢ)[labelsᵢ] for logits (m, k) and integer labels (m,)
+    that the caller has validated (``functional.cross_entropy`` does)."""
+    return apply(SoftmaxCrossEntropy(labels, scale), as_tensor(logits))
