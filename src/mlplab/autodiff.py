@@ -307,4 +307,7 @@ def _backward_method(
     backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
 
-Tensor.backward = _backward_method  # type: ignore[attr-defined]
+for _name, _method in {
+    "backward": _backward_method,
+}.items():
+    setattr(Tensor, _name, _method)

@@ -241,13 +241,16 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
     return _reduce("mse_loss", multiply(error, error), reduction)
 
 
-Tensor.mean = mean  # type: ignore[attr-defined]
-Tensor.var = var  # type: ignore[attr-defined]
-Tensor.sqrt = sqrt  # type: ignore[attr-defined]
-Tensor.abs = abs  # type: ignore[attr-defined]
-Tensor.__abs__ = abs  # type: ignore[attr-defined]
-Tensor.relu = relu  # type: ignore[attr-defined]
-Tensor.sigmoid = sigmoid  # type: ignore[attr-defined]
-Tensor.softmax = softmax  # type: ignore[attr-defined]
-Tensor.log_softmax = log_softmax  # type: ignore[attr-defined]
-Tensor.logsumexp = logsumexp  # type: ignore[attr-defined]
+for _name, _method in {
+    "mean": mean,
+    "var": var,
+    "sqrt": sqrt,
+    "abs": abs,
+    "__abs__": abs,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "logsumexp": logsumexp,
+}.items():
+    setattr(Tensor, _name, _method)

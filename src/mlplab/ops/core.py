@@ -9,7 +9,8 @@ gradient may be needed, so inference and optimizer steps build no graph.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,11 +23,17 @@ class Op:
 
     __slots__ = ()
 
-    def forward(self, *arrays: Any) -> Any:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        # Each primitive fixes its own arity: forward(a, b) / vjp(g, out, a, b).
+        forward: Callable[..., Any]
+        vjp: Callable[..., tuple[Tensor | None, ...]]
+    else:
 
-    def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple[Tensor | None, ...]:
-        raise NotImplementedError
+        def forward(self, *arrays):
+            raise NotImplementedError
+
+        def vjp(self, g, out, *inputs):
+            raise NotImplementedError
 
     def __repr__(self) -> str:
         return type(self).__name__

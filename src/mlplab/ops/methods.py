@@ -35,64 +35,37 @@ def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
     return transpose(self, axes or None)
 
 
-Tensor.__add__ = add  # type: ignore[assignment]
-
-Tensor.__radd__ = lambda self, other: add(other, self)  # type: ignore[attr-defined]
-
-Tensor.__sub__ = subtract  # type: ignore[attr-defined]
-
-Tensor.__rsub__ = lambda self, other: subtract(other, self)  # type: ignore[attr-defined]
-
-Tensor.__mul__ = multiply  # type: ignore[attr-defined]
-
-Tensor.__rmul__ = lambda self, other: multiply(other, self)  # type: ignore[attr-defined]
-
-Tensor.__truediv__ = divide  # type: ignore[attr-defined]
-
-Tensor.__rtruediv__ = lambda self, other: divide(other, self)  # type: ignore[attr-defined]
-
-Tensor.__pow__ = power  # type: ignore[attr-defined]
-
-Tensor.__rpow__ = lambda self, other: power(other, self)  # type: ignore[attr-defined]
-
-Tensor.__matmul__ = matmul  # type: ignore[attr-defined]
-
-Tensor.__rmatmul__ = lambda self, other: matmul(other, self)  # type: ignore[attr-defined]
-
-Tensor.__neg__ = negative  # type: ignore[attr-defined]
-
-Tensor.__getitem__ = _getitem_method  # type: ignore[attr-defined]
-
-Tensor.__lt__ = _compare(np.less)  # type: ignore[assignment]
-
-Tensor.__le__ = _compare(np.less_equal)  # type: ignore[assignment]
-
-Tensor.__gt__ = _compare(np.greater)  # type: ignore[assignment]
-
-Tensor.__ge__ = _compare(np.greater_equal)  # type: ignore[assignment]
-
-Tensor.__eq__ = _compare(np.equal)  # type: ignore[assignment]
-
-Tensor.__ne__ = _compare(np.not_equal)  # type: ignore[assignment]
-
-Tensor.exp = exp  # type: ignore[attr-defined]
-
-Tensor.log = log  # type: ignore[attr-defined]
-
-Tensor.tanh = tanh  # type: ignore[attr-defined]
-
-Tensor.sum = sum  # type: ignore[attr-defined]
-
-Tensor.max = max  # type: ignore[attr-defined]
-
-Tensor.reshape = reshape  # type: ignore[attr-defined]
-
-Tensor.transpose = _transpose_method  # type: ignore[attr-defined]
-
-Tensor.permute = _transpose_method  # type: ignore[attr-defined]
-
-Tensor.broadcast_to = broadcast_to  # type: ignore[attr-defined]
-
-Tensor.astype = astype  # type: ignore[attr-defined]
-
-Tensor.T = property(lambda self: transpose(self))  # type: ignore[attr-defined]
+for _name, _method in {
+    "__add__": add,
+    "__radd__": lambda self, other: add(other, self),
+    "__sub__": subtract,
+    "__rsub__": lambda self, other: subtract(other, self),
+    "__mul__": multiply,
+    "__rmul__": lambda self, other: multiply(other, self),
+    "__truediv__": divide,
+    "__rtruediv__": lambda self, other: divide(other, self),
+    "__pow__": power,
+    "__rpow__": lambda self, other: power(other, self),
+    "__matmul__": matmul,
+    "__rmatmul__": lambda self, other: matmul(other, self),
+    "__neg__": negative,
+    "__getitem__": _getitem_method,
+    "__lt__": _compare(np.less),
+    "__le__": _compare(np.less_equal),
+    "__gt__": _compare(np.greater),
+    "__ge__": _compare(np.greater_equal),
+    "__eq__": _compare(np.equal),
+    "__ne__": _compare(np.not_equal),
+    "exp": exp,
+    "log": log,
+    "tanh": tanh,
+    "sum": sum,
+    "max": max,
+    "reshape": reshape,
+    "transpose": _transpose_method,
+    "permute": _transpose_method,
+    "broadcast_to": broadcast_to,
+    "astype": astype,
+    "T": property(lambda self: transpose(self)),
+}.items():
+    setattr(Tensor, _name, _method)
