@@ -96,22 +96,30 @@ def _propagate(
         if out.requires_grad:
             prev = grads.get(id(out))
             grads[id(out)] = seed if prev is None else prev + seed
+    # Arrays a leaf may not take over as its .grad: the seeds (the caller may hold them) and
+    # those already handed to another leaf (Add's VJP gives one g to both inputs).
+    taken: dict[int, Any] = {id(s.data): s.data for s in seeds}
     collected: dict[int, Tensor] = {}
     with set_grad_enabled(create_graph):
-        for node in reversed(order):
+        while order:
+            # Popping (rather than iterating) lets a node whose gradient has been passed on be
+            # freed at once, so the next arrays reuse its memory while it is still in cache.
+            node = order.pop()
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             op = node.op
-            if wanted is not None:
-                if id(node) in wanted:
-                    collected[id(node)] = g
-            elif op is None:
-                _accumulate(node, g, create_graph)
             if op is None:
+                if wanted is None:
+                    _accumulate(node, g, create_graph, taken)
+                elif id(node) in wanted:
+                    collected[id(node)] = g
                 continue
-            input_grads = op.vjp(g, node, *node.inputs)
-            for inp, ig in zip(node.inputs, input_grads, strict=False):
+            if wanted is not None and id(node) in wanted:
+                collected[id(node)] = g
+            inputs = node.inputs
+            input_grads = op.vjp(g, node, *inputs)
+            for inp, ig in zip(inputs, input_grads, strict=False):
                 if ig is None or not inp.requires_grad:
                     continue
                 key = id(inp)
@@ -122,8 +130,9 @@ def _propagate(
     return collected
 
 
-def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
-    """leaf.grad += g: a fresh array the first time (g may be shared), in place afterwards.
+def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, taken: dict[int, Any]) -> None:
+    """leaf.grad += g: g's own array the first time when nobody else can see it (else a copy),
+    in place afterwards.
 
     A gradient that is part of a recorded graph (``create_graph``) is never written in place:
     one VJP result is often the ``.grad`` of several leaves at once (``a + b`` hands the same
@@ -135,13 +144,34 @@ def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
         else:
             leaf.grad = leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = _fresh(g, leaf)
+        data = g.data
+        if _owned(data, leaf) and id(data) not in taken:
+            taken[id(data)] = data
+            leaf.grad = Tensor._make(data)
+        else:
+            leaf.grad = _fresh(g, leaf)
     else:
         target = leaf.grad.data
         if target.flags.writeable and not leaf.grad.requires_grad:
             target += g.data
         else:
             leaf.grad = Tensor._make(target + g.data)
+
+
+def _owned(data: Any, leaf: Tensor) -> bool:
+    """Tell whether a VJP result is an array of its own that can become ``leaf.grad`` as is.
+
+    A VJP returns fresh arrays, or passes its upstream gradient through unchanged (add,
+    reshape to the same shape, ...); those cases :func:`_propagate` tracks in ``taken``. A view
+    (``base`` set) or a read-only array (a broadcast) shares memory with something else.
+    """
+    return (
+        isinstance(data, np.ndarray)
+        and data.base is None
+        and data.flags.writeable
+        and data.dtype == leaf.data.dtype
+        and data is not leaf.data
+    )
 
 
 def _fresh(g: Tensor, leaf: Tensor) -> Tensor:
