@@ -8,15 +8,18 @@ optimizer updates all of them with a handful of vectorized operations. The optim
 (moments, momentum buffers) lives in flat buffers of the same layout, and each parameter's state
 is a view into them, so the per-tensor path and the flat path read and write the same memory.
 
-Gradients arrive as fresh arrays from backward; :meth:`FlatGroup.gather_grads` copies them into
-the flat gradient buffer (one cheap copy per tensor). After ``zero_grad(set_to_none=False)`` each
-``p.grad`` *is* a view of that buffer (:meth:`FlatGroup.point_grads`), and when backward
-accumulates in place the copy is skipped.
+The flat vectors are handed to the kernels in pieces of at most :data:`CHUNK` elements: a
+kernel makes several passes over its arrays, and on one long vector each pass would stream the
+whole parameter set through memory, while a piece of every array stays in the CPU cache across
+the passes. A tensor of at least :data:`SMALL` elements is split into pieces of its own; the
+smaller ones sit together at the end of the buffer and are merged. The arithmetic is the same
+element by element, whatever the cut.
 
-The flat vectors are handed to the kernels in chunks of :data:`CHUNK` elements: a kernel makes
-several passes over its arrays, and on one long vector each pass would stream the whole
-parameter set through memory, while a chunk of every array stays in the CPU cache across the
-passes. Tiny tensors are merged, huge ones split; the arithmetic is the same element by element.
+Gradients arrive as separate arrays from backward. Those of the large tensors are read where
+they are (a piece of the flat vector pairs with the same piece of that tensor's gradient), so a
+step copies no gradient of any size; only the small tensors' gradients are copied into the flat
+gradient buffer (:meth:`FlatGroup.grad_pieces`). After ``zero_grad(set_to_none=False)`` each
+``p.grad`` *is* a view of that buffer (:meth:`FlatGroup.point_grads`) and nothing is copied.
 
 If someone replaces ``p.data`` by a new array (loading weights, say), :meth:`FlatGroup.sync_params`
 notices (an identity check per tensor) and copies the new values into the buffer before the step.
@@ -31,10 +34,13 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["FlatGroup", "can_flatten", "CHUNK"]
+__all__ = ["FlatGroup", "can_flatten", "CHUNK", "SMALL"]
 
 #: elements per kernel call on the flat path (a few arrays of this size fit in a core's L2 cache)
 CHUNK = 1 << 14
+
+#: tensors with fewer elements share kernel calls (their gradients are gathered into the buffer)
+SMALL = CHUNK // 4
 
 
 def can_flatten(params: Sequence[Tensor]) -> bool:
@@ -82,10 +88,27 @@ class FlatGroup:
     def __init__(self, params: Sequence[Tensor], state_fill: dict[str, float]) -> None:
         self.params = list(params)
         dtype = self.params[0].data.dtype
-        sizes = [p.data.size for p in self.params]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        n = self.offsets[-1]
         self.shapes = [p.data.shape for p in self.params]
+        sizes = [p.data.size for p in self.params]
+        # Large tensors first, in order, then the small ones together (merged into pieces).
+        layout = [i for i, n in enumerate(sizes) if n >= SMALL]
+        layout += [i for i, n in enumerate(sizes) if n < SMALL]
+        self.spans: list[tuple[int, int]] = [(0, 0)] * len(sizes)
+        n = 0
+        for i in layout:
+            self.spans[i] = (n, n + sizes[i])
+            n += sizes[i]
+        self.is_small = [k < SMALL for k in sizes]
+        small_start = n - sum(k for k in sizes if k < SMALL)
+        #: (start, stop, owner): a kernel call's range; owner is the large tensor it lies in
+        self.pieces: list[tuple[int, int, int | None]] = [
+            (a, min(a + CHUNK, stop), i)
+            for i, (start, stop) in enumerate(self.spans)
+            if sizes[i] >= SMALL
+            for a in range(start, stop, CHUNK)
+        ]
+        self.pieces.sort()
+        self.pieces += [(a, min(a + CHUNK, n), None) for a in range(small_start, n, CHUNK)]
         self.param = np.empty(n, dtype=dtype)
         self.grad = np.zeros(n, dtype=dtype)
         self.work = np.empty((2, n), dtype=dtype)
@@ -95,18 +118,20 @@ class FlatGroup:
         for p, view in zip(self.params, self.param_views, strict=True):
             view[...] = p.data
             p.data = view
+        # The kernel's pieces of the buffers that stay put, cut once.
+        self.param_pieces = self.chunks(self.param)
+        self.work_pieces = self.chunks(self.work)
+        self.state_pieces = {name: self.chunks(buf) for name, buf in self.state.items()}
 
     def views(self, flat: Any) -> list[Any]:
         """Split a flat vector into views shaped like the parameters."""
         return [
-            flat[a:b].reshape(shape)
-            for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
+            flat[a:b].reshape(shape) for (a, b), shape in zip(self.spans, self.shapes, strict=True)
         ]
 
     def chunks(self, flat: Any) -> list[Any]:
-        """Split a flat vector (or the ``(2, n)`` scratch) into pieces of :data:`CHUNK` elements."""
-        n = self.offsets[-1]
-        return [flat[..., a : a + CHUNK] for a in range(0, n, CHUNK)]
+        """Split a flat vector (or the ``(2, n)`` scratch) into the kernel's pieces."""
+        return [flat[..., a:b] for a, b, _ in self.pieces]
 
     def sync_params(self) -> None:
         """Bring back into the buffer any parameter whose ``.data`` was replaced.
@@ -126,13 +151,33 @@ class FlatGroup:
             view[...] = p.data
             p.data = view
 
-    def gather_grads(self) -> Any:
-        """Copy every ``p.grad`` into :attr:`grad` (skipping those already viewing it)."""
-        for p, view in zip(self.params, self.grad_views, strict=True):
-            assert p.grad is not None, "gather_grads needs every gradient"
-            if p.grad.data is not view:
-                view[...] = p.grad.data
-        return self.grad
+    def grad_pieces(self) -> list[Any]:
+        """Return the gradient in the kernel's pieces, copying only the small tensors' ones.
+
+        A piece of a large tensor is a slice of that tensor's own (contiguous) gradient; a
+        gradient that is not contiguous, or not of the buffer's dtype, is copied like the
+        small ones.
+        """
+        flat, views = self.grad, self.grad_views
+        direct: list[Any] = [None] * len(self.params)
+        for i, (p, view) in enumerate(zip(self.params, views, strict=True)):
+            assert p.grad is not None, "grad_pieces needs every gradient"
+            g = p.grad.data
+            if g is view:
+                continue
+            if not self.is_small[i] and g.flags.c_contiguous and g.dtype == flat.dtype:
+                direct[i] = g.reshape(-1)
+            else:
+                view[...] = g
+        pieces = []
+        for a, b, owner in self.pieces:
+            g = direct[owner] if owner is not None else None
+            if g is None:
+                pieces.append(flat[a:b])
+            else:
+                start = self.spans[owner][0]  # type: ignore[index]
+                pieces.append(g[a - start : b - start])
+        return pieces
 
     def point_grads(self) -> None:
         """Zero the flat gradient and make each existing ``p.grad`` a view of it.

@@ -189,14 +189,13 @@ class Optimizer:
         steps = {self.state[p]["step"] for p in params}
         if fg is not None and len(active) == len(params) and len(steps) == 1:
             fg.sync_params()
-            grad = fg.gather_grads()
+            grads = fg.grad_pieces()
             t = steps.pop() + 1
             for p in params:
                 self.state[p]["step"] = t
-            state = {name: fg.chunks(fg.state[name]) for name in names}
-            pieces = fg.chunks(fg.param)
-            work = fg.chunks(fg.work)
-            self._update(group, pieces, fg.chunks(grad), state, [t] * len(pieces), work)
+            state = {name: fg.state_pieces[name] for name in names}
+            pieces = fg.param_pieces
+            self._update(group, pieces, grads, state, [t] * len(pieces), fg.work_pieces)
             return
         for p in active:
             self.state[p]["step"] += 1
