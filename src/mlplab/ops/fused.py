@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .core import Op, apply, as_tensor
 from .elementwise import add, divide, exp, multiply, subtract
@@ -67,12 +68,14 @@ def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
 class SoftmaxCrossEntropy(Op):
     """Σᵢ scale·(logsumexp(hᵢ) − hᵢ,yᵢ) over the rows of h (m, k), for integer labels y.
 
-    One node instead of the dozen of the composite; the VJP, g·scale·(softmax(h) − onehot(y)),
-    is written in mlplab ops (softmax as exp(h − max) / Σ exp(h − max), with the max a constant),
-    so second derivatives still work.
+    One node instead of the dozen of the composite; the VJP is g·scale·(softmax(h) − onehot(y)).
+    For a first-order backward the softmax is the forward's (exp(h − max) and its row sums are
+    kept), a constant there; when the backward is itself recorded (``create_graph``) the softmax
+    is rebuilt from h in mlplab ops, exp(h − max) / Σ exp(h − max) with the max a constant, so
+    second derivatives work.
     """
 
-    __slots__ = ("labels", "scale")
+    __slots__ = ("labels", "scale", "exp_shifted", "row_sums")
 
     def __init__(self, labels: Any, scale: float) -> None:
         self.labels, self.scale = labels, scale
@@ -83,17 +86,26 @@ class SoftmaxCrossEntropy(Op):
         z = h - h.max(axis=1, keepdims=True)
         picked = z[rows, self.labels]
         xp.exp(z, out=z)
-        losses = xp.log(z.sum(axis=1)) - picked
+        sums = z.sum(axis=1, keepdims=True)
+        self.exp_shifted, self.row_sums = z, sums
+        losses = xp.log(sums[:, 0]) - picked
         return xp.asarray(losses.sum() * self.scale, dtype=h.dtype)
 
     def vjp(self, g: Tensor, out: Tensor, h: Tensor) -> tuple[Tensor]:
         xp = backend.namespace(h.data)
-        shift = Tensor._make(h.data.max(axis=1, keepdims=True))
-        e = exp(subtract(h, shift))
-        p = divide(e, sum(e, axis=1, keepdims=True))
-        onehot = xp.zeros(h.shape, dtype=h.data.dtype)
-        onehot[xp.arange(h.shape[0]), self.labels] = 1
-        return (multiply(subtract(p, Tensor._make(onehot)), multiply(g, self.scale)),)
+        rows = xp.arange(h.shape[0])
+        if _grad_state.enabled:
+            shift = Tensor._make(h.data.max(axis=1, keepdims=True))
+            e = exp(subtract(h, shift))
+            p = divide(e, sum(e, axis=1, keepdims=True))
+            onehot = xp.zeros(h.shape, dtype=h.data.dtype)
+            onehot[rows, self.labels] = 1
+            residual = subtract(p, Tensor._make(onehot))
+        else:
+            p_minus_onehot = self.exp_shifted / self.row_sums
+            p_minus_onehot[rows, self.labels] -= 1
+            residual = Tensor._make(p_minus_onehot)
+        return (multiply(residual, multiply(g, self.scale)),)
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Any, scale: float) -> Tensor:
