@@ -233,8 +233,9 @@ class ReLU(Op):
         return backend.namespace(a).maximum(a, 0)
 
     def vjp(self, g: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor]:
-        mask = backend.namespace(a.data).logical_not(a.data <= 0).astype(a.data.dtype)
-        return (multiply(g, Tensor._make(mask)),)
+        # out ≠ 0 exactly where a > 0 or a is NaN: one comparison; NumPy multiplies a float
+        # array by the boolean mask without a cast pass, in g's dtype.
+        return (apply(_MUL, g, Tensor._make(out.data != 0)),)
 
 
 _ADD, _SUB, _MUL, _DIV, _NEG, _POW = Add(), Subtract(), Multiply(), Divide(), Negative(), Power()
