@@ -24,7 +24,9 @@ The modules, each importing only those before it:
 """
 
 from . import methods as _methods  # noqa: F401  (attaches the Tensor operators)
-from .core import Op, apply, as_tensor, broadcast_shape
+from .core import Op as Op
+from .core import apply, as_tensor
+from .core import broadcast_shape as broadcast_shape
 from .elementwise import (
     add,
     divide,
@@ -41,7 +43,8 @@ from .elementwise import (
     where,
 )
 from .fused import affine, softmax_cross_entropy
-from .linalg import MatMul, matmul
+from .linalg import MatMul as MatMul
+from .linalg import matmul
 from .reduce import max
 from .shape import (
     astype,
@@ -52,9 +55,9 @@ from .shape import (
     stack,
     sum,
     sum_to,
-    swap_last,
     transpose,
 )
+from .shape import swap_last as swap_last
 
 __all__ = [
     "apply", "as_tensor", "add", "subtract", "multiply", "divide", "negative", "power",
@@ -62,5 +65,3 @@ __all__ = [
     "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype", "affine", "relu",
     "softmax_cross_entropy",
 ]  # fmt: skip
-
-_ = (Op, MatMul, broadcast_shape, swap_last)
