@@ -74,7 +74,7 @@ def sqrt(x: Tensor) -> Tensor:
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
-    """Return |x| elementwise (the gradient at 0 is taken as +1)."""
+    """Return ``|x|`` elementwise (the gradient at 0 is taken as +1)."""
     x = as_tensor(x)
     return where(x.data >= 0, x, negative(x))
 

@@ -3,7 +3,7 @@
     f(θ) = ½ θᵀPθ + qᵀθ,   ∇f(θ) = Pθ + q,   ∇²f = P,   θ* = −P⁻¹q
 
 with P symmetric positive definite. Gradient descent contracts the error θ − θ* by (I − αP), so
-it converges iff |1 − αλ| < 1 for every eigenvalue λ of P, i.e. iff 0 < α < 2/λ_max; Newton's
+it converges iff ``|1 − αλ| < 1`` for every eigenvalue λ of P, i.e. iff 0 < α < 2/λ_max; Newton's
 full step θ − P⁻¹(Pθ + q) = θ* lands on the optimum at once.
 
 Every trajectory here is produced by a real :mod:`mlplab.optim` optimizer acting on an mlplab

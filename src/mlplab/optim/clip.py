@@ -37,7 +37,7 @@ def clip_grad_norm_(
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     total = ‖(‖g₁‖_p, …, ‖g_k‖_p)‖_p (the p-norm of all gradients as one vector; p = inf: the
-    largest |g|); each g ← g · min(1, max_norm / (total + 1e-6)), PyTorch's formula.
+    largest ``|g|``); each g ← g · min(1, max_norm / (total + 1e-6)), PyTorch's formula.
 
     Args:
         parameters: a Tensor or Tensors whose ``.grad`` to clip (None grads are skipped).
