@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,24 @@ def write_metrics(folder: Path, history: Any) -> None:
     write_text(folder / "metrics.csv", buffer.getvalue())
 
 
-def plot_curves(folder: Path, history: Any, title: str = "") -> Path:
-    """Draw loss and accuracy per epoch (train and test) into ``curves.png``; return its path."""
-    import matplotlib
+def plot_curves(folder: Path, history: Any, title: str = "") -> Path | None:
+    """Draw loss and accuracy per epoch (train and test) into ``curves.png``; return its path.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Figures are optional: without matplotlib (a plain ``pip install mlplab``) this prints one
+    line on stderr saying how to get them, draws nothing and returns None; the run goes on.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        print(
+            f"mlplab: {folder / 'curves.png'} not drawn: figures need matplotlib "
+            f'({err.name or "matplotlib"} is not installed; pip install "mlplab[lab]")',
+            file=sys.stderr,
+        )
+        return None
 
     rows = metric_rows(history)
     epochs = [row["epoch"] for row in rows]

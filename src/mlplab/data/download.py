@@ -16,7 +16,9 @@ registries list them.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,8 +74,30 @@ class DownloadError(RuntimeError):
     """No mirror delivered a file with the expected SHA-256."""
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _user_cache() -> Path:
+    """The per-user cache folder pooch (platformdirs) would choose for "mlplab", without pooch."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "mlplab" / "mlplab" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "mlplab"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return Path(xdg or Path.home() / ".cache") / "mlplab"
+
+
 def data_home() -> Path:
     """Return the cache folder: ``$MLPLAB_DATA`` if set, else pooch's per-user cache.
+
+    The per-user cache is the folder ``pooch.os_cache("mlplab")`` names (``~/.cache/mlplab`` on
+    Linux), found without importing pooch, so a plain install (no ``[lab]`` extra) finds it too.
 
     Examples:
         >>> from unittest import mock
@@ -84,9 +108,7 @@ def data_home() -> Path:
     env = os.environ.get("MLPLAB_DATA")
     if env:
         return Path(env).expanduser()
-    import pooch  # lazy: keeps `import mlplab` fast
-
-    return Path(pooch.os_cache("mlplab"))
+    return _user_cache()
 
 
 def fetch(
@@ -112,8 +134,8 @@ def fetch(
         without any request.
 
     Raises:
-        DownloadError: one line listing each mirror and why it failed; nothing is written to
-            ``folder`` then.
+        DownloadError: one line listing each mirror and why it failed, or saying that pooch
+            (the ``[lab]`` extra) is not installed; nothing is written to ``folder`` then.
         ValueError: if ``mirrors`` is empty.
 
     Examples:
@@ -126,8 +148,16 @@ def fetch(
     """
     if not mirrors:
         raise ValueError(f"fetch: mirrors must list at least one base URL for {fname}, got none")
-    import pooch  # lazy: keeps `import mlplab` fast
-
+    cached = Path(folder) / fname
+    if cached.is_file() and _sha256(cached) == sha256:
+        return cached
+    try:
+        import pooch  # lazy: keeps `import mlplab` fast
+    except ImportError:
+        raise DownloadError(
+            f"fetch: downloading {fname} needs pooch, which is not installed "
+            '(pip install "mlplab[lab]")'
+        ) from None
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + fname
