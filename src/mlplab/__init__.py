@@ -12,7 +12,7 @@ Examples:
 import importlib
 from typing import Any
 
-from . import functional
+from . import functional, random
 from .autodiff import backward, grad, hessian, hvp
 from .functional import (
     abs,
@@ -57,6 +57,7 @@ from .ops import (
     transpose,
     where,
 )
+from .random import manual_seed
 from .tensor import DEFAULT_DTYPE, Tensor, tensor
 
 __version__ = "0.1.0"
@@ -82,7 +83,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Tensor", "tensor", "DEFAULT_DTYPE", "functional", "nn", "optim", "init", "data",
-    "save", "load",
+    "save", "load", "random", "manual_seed",
     "backward", "grad", "hvp", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "add", "subtract", "multiply", "divide", "negative", "power",

@@ -9,6 +9,8 @@ Every fan-based initializer is one call of :func:`variance_scaling`, which draws
 :func:`trunc_normal`. Each random initializer takes an explicit ``numpy.random.Generator`` (an
 int is accepted as a seed and turned into ``np.random.default_rng(seed)``; reusing one int for
 several weights gives them identical values, so pass one Generator through a whole model).
+Called without ``rng`` (or with None) they draw from the library's default generator,
+:func:`mlplab.random.generator`, which ``mlplab.manual_seed`` makes reproducible.
 Samples are drawn in float64 and rounded to ``dtype`` (float32 by default), so a seed gives the
 same weights, up to rounding, in every floating dtype.
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from . import random
 from .tensor import Tensor
 
 __all__ = [
@@ -60,15 +63,19 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         >>> round(calculate_gain("leaky_relu", 0.2), 5)
         1.38675
     """
+    return _gain(nonlinearity, param, "calculate_gain")
+
+
+def _gain(nonlinearity: str, param: float | None, where: str) -> float:
     if nonlinearity == "leaky_relu":
         a = 0.01 if param is None else param
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
-            raise ValueError(f"calculate_gain: leaky_relu slope must be a number, got {a!r}")
+            raise ValueError(f"{where}: leaky_relu slope must be a number, got {a!r}")
         return math.sqrt(2.0 / (1.0 + a * a))
     if nonlinearity in _GAINS:
         return _GAINS[nonlinearity]
     known = ", ".join([*_GAINS, "leaky_relu"])
-    raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: {known}")
+    raise ValueError(f"{where}: unknown nonlinearity {nonlinearity!r}; known: {known}")
 
 
 def _as_shape(shape: Shape, where: str) -> tuple[int, ...]:
@@ -105,13 +112,15 @@ def fans(shape: Shape) -> tuple[int, int]:
 
 
 def _as_generator(rng: Any, where: str) -> np.random.Generator:
+    if rng is None:
+        return random.generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise TypeError(
-        f"{where}: rng must be a numpy.random.Generator or a non-negative int seed, "
-        f"got {type(rng).__name__}"
+        f"{where}: rng must be a numpy.random.Generator, a non-negative int seed or None, "
+        f"got {type(rng).__name__} {rng!r}"
     )
 
 
@@ -126,6 +135,23 @@ def _float_dtype(dtype: Any, where: str) -> np.dtype[Any]:
     return dt
 
 
+def _check_bounds(
+    a: float, b: float, where: str, *, strict: bool = False, names: tuple[str, str] = ("a", "b")
+) -> None:
+    for name, value in zip(names, (a, b), strict=True):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {name} must be finite, got {value}")
+    if not (a < b if strict else a <= b):
+        raise ValueError(f"{where}: need a {'<' if strict else '<='} b, got a={a}, b={b}")
+
+
+def _check_mode(mode: str, where: str) -> None:
+    if mode not in ("fan_in", "fan_out", "fan_avg"):
+        raise ValueError(f"{where}: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+
+
 def _check_number(value: float, where: str, name: str, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
@@ -136,7 +162,7 @@ def _check_number(value: float, where: str, name: str, *, positive: bool = False
 
 
 def normal(
-    shape: Shape, rng: Any, mean: float = 0.0, std: float = 1.0, dtype: Any = np.float32
+    shape: Shape, rng: Any = None, mean: float = 0.0, std: float = 1.0, dtype: Any = np.float32
 ) -> np.ndarray:
     """Draw from N(mean, std²).
 
@@ -147,12 +173,13 @@ def normal(
     """
     dims, gen = _checked(shape, rng, "normal")
     std = _check_number(std, "normal", "std")
+    _check_bounds(mean, mean, "normal", names=("mean", "mean"))
     dt = _float_dtype(dtype, "normal")
     return gen.normal(mean, std, dims).astype(dt)
 
 
 def uniform(
-    shape: Shape, rng: Any, a: float = 0.0, b: float = 1.0, dtype: Any = np.float32
+    shape: Shape, rng: Any = None, a: float = 0.0, b: float = 1.0, dtype: Any = np.float32
 ) -> np.ndarray:
     """Draw from U(a, b): mean (a+b)/2, variance (b−a)²/12.
 
@@ -163,14 +190,13 @@ def uniform(
     """
     dims, gen = _checked(shape, rng, "uniform")
     dt = _float_dtype(dtype, "uniform")
-    if not (math.isfinite(a) and math.isfinite(b) and a <= b):
-        raise ValueError(f"uniform: need finite a <= b, got a={a}, b={b}")
+    _check_bounds(a, b, "uniform")
     return gen.uniform(a, b, dims).astype(dt)
 
 
 def trunc_normal(
     shape: Shape,
-    rng: Any,
+    rng: Any = None,
     mean: float = 0.0,
     std: float = 1.0,
     a: float = -2.0,
@@ -193,9 +219,9 @@ def trunc_normal(
     """
     dims, gen = _checked(shape, rng, "trunc_normal")
     std = _check_number(std, "trunc_normal", "std", positive=True)
+    _check_bounds(mean, mean, "trunc_normal", names=("mean", "mean"))
     dt = _float_dtype(dtype, "trunc_normal")
-    if not (math.isfinite(a) and math.isfinite(b) and a < b):
-        raise ValueError(f"trunc_normal: need finite a < b, got a={a}, b={b}")
+    _check_bounds(a, b, "trunc_normal", strict=True)
     cdf = lambda x: 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))  # noqa: E731
     mass = cdf(b) - cdf(a)
     if mass < 1e-6:
@@ -221,7 +247,7 @@ _TRUNC2_STD = math.sqrt(1.0 - 4.0 * _PHI2 / math.erf(2.0 / math.sqrt(2.0)))
 
 def variance_scaling(
     shape: Shape,
-    rng: Any,
+    rng: Any = None,
     scale: float = 1.0,
     mode: str = "fan_in",
     distribution: str = "normal",
@@ -243,10 +269,8 @@ def variance_scaling(
     """
     dims, rng = _checked(shape, rng, "variance_scaling")
     scale = _check_number(scale, "variance_scaling", "scale")
-    if mode not in ("fan_in", "fan_out", "fan_avg"):
-        raise ValueError(
-            f"variance_scaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}"
-        )
+    _float_dtype(dtype, "variance_scaling")
+    _check_mode(mode, "variance_scaling")
     if distribution not in ("normal", "uniform", "truncated_normal"):
         raise ValueError(
             "variance_scaling: distribution must be 'normal', 'uniform' or 'truncated_normal', "
@@ -267,7 +291,9 @@ def variance_scaling(
     return trunc_normal(dims, rng, 0.0, s, -2.0 * s, 2.0 * s, dtype)
 
 
-def xavier_uniform(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.float32) -> Any:
+def xavier_uniform(
+    shape: Shape, rng: Any = None, gain: float = 1.0, dtype: Any = np.float32
+) -> Any:
     """Xavier/Glorot uniform: U(−B, B) with B = gain·√(6/(fan_in + fan_out)).
 
     Its variance is B²/3 = gain²·2/(fan_in + fan_out), the same as :func:`xavier_normal`.
@@ -281,10 +307,12 @@ def xavier_uniform(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.fl
         True
     """
     dims, rng = _checked(shape, rng, "xavier_uniform")
+    _float_dtype(dtype, "xavier_uniform")
+    gain = _check_number(gain, "xavier_uniform", "gain")
     return variance_scaling(dims, rng, gain**2, "fan_avg", "uniform", dtype)
 
 
-def xavier_normal(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.float32) -> Any:
+def xavier_normal(shape: Shape, rng: Any = None, gain: float = 1.0, dtype: Any = np.float32) -> Any:
     """Xavier/Glorot normal: N(0, gain²·2/(fan_in + fan_out)).
 
     Examples:
@@ -292,12 +320,14 @@ def xavier_normal(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.flo
         (300, 100)
     """
     dims, rng = _checked(shape, rng, "xavier_normal")
+    _float_dtype(dtype, "xavier_normal")
+    gain = _check_number(gain, "xavier_normal", "gain")
     return variance_scaling(dims, rng, gain**2, "fan_avg", "normal", dtype)
 
 
 def kaiming_uniform(
     shape: Shape,
-    rng: Any,
+    rng: Any = None,
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
@@ -315,12 +345,15 @@ def kaiming_uniform(
         True
     """
     dims, rng = _checked(shape, rng, "kaiming_uniform")
-    return variance_scaling(dims, rng, calculate_gain(nonlinearity, a) ** 2, mode, "uniform", dtype)
+    _float_dtype(dtype, "kaiming_uniform")
+    _check_mode(mode, "kaiming_uniform")
+    gain = _gain(nonlinearity, a, "kaiming_uniform")
+    return variance_scaling(dims, rng, gain**2, mode, "uniform", dtype)
 
 
 def kaiming_normal(
     shape: Shape,
-    rng: Any,
+    rng: Any = None,
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
@@ -334,10 +367,13 @@ def kaiming_normal(
         True
     """
     dims, rng = _checked(shape, rng, "kaiming_normal")
-    return variance_scaling(dims, rng, calculate_gain(nonlinearity, a) ** 2, mode, "normal", dtype)
+    _float_dtype(dtype, "kaiming_normal")
+    _check_mode(mode, "kaiming_normal")
+    gain = _gain(nonlinearity, a, "kaiming_normal")
+    return variance_scaling(dims, rng, gain**2, mode, "normal", dtype)
 
 
-def orthogonal(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.float32) -> Any:
+def orthogonal(shape: Shape, rng: Any = None, gain: float = 1.0, dtype: Any = np.float32) -> Any:
     """Draw a (semi-)orthogonal matrix times ``gain``, as PyTorch does (QR of a Gaussian).
 
     The weight is viewed as M of shape (m, n) = (prod(shape[:-1]), shape[-1]); Q from the QR
@@ -356,6 +392,7 @@ def orthogonal(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.float3
     if len(dims) < 2:
         raise ValueError(f"orthogonal: need at least 2 dimensions, got shape {dims}")
     dt = _float_dtype(dtype, "orthogonal")
+    gain = _check_number(gain, "orthogonal", "gain")
     m, n = math.prod(dims[:-1]), dims[-1]
     if m * n == 0:
         return np.zeros(dims, dt)
@@ -372,11 +409,17 @@ def orthogonal(shape: Shape, rng: Any, gain: float = 1.0, dtype: Any = np.float3
 def constant(shape: Shape, value: float, dtype: Any = np.float32) -> np.ndarray:
     """Fill with ``value``.
 
+    Raises:
+        TypeError: if ``value`` is not a number.
+
     Examples:
         >>> constant((2,), 0.5)
         array([0.5, 0.5], dtype=float32)
     """
-    return np.full(_as_shape(shape, "constant"), value, dtype=dtype)
+    dims = _as_shape(shape, "constant")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"constant: value must be a number, got {type(value).__name__}")
+    return np.full(dims, value, dtype=dtype)
 
 
 def zeros(shape: Shape, rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
@@ -405,18 +448,28 @@ def ones(shape: Shape, rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
 def _in_place(init: Initializer) -> Callable[..., Any]:
     """Make the PyTorch-style variant of ``init`` that fills ``tensor.data`` and returns it."""
 
+    name = init.__name__ + "_"
+
     def fill_(tensor: Any, *args: Any, **kwargs: Any) -> Any:
         data = tensor.data if isinstance(tensor, Tensor) else tensor
         if not isinstance(data, np.ndarray):
-            raise TypeError(
-                f"{init.__name__}_: expected a Tensor or ndarray, got {type(tensor).__name__}"
-            )
+            raise TypeError(f"{name}: expected a Tensor or ndarray, got {type(tensor).__name__}")
         if not data.flags.writeable:
-            raise ValueError(f"{init.__name__}_: the tensor's data is read-only")
-        data[...] = init(data.shape, *args, dtype=data.dtype, **kwargs)
+            raise ValueError(f"{name}: the tensor's data is read-only")
+        if "dtype" in kwargs:
+            raise TypeError(f"{name}: takes no dtype (it is the tensor's, {data.dtype})")
+        try:
+            values = init(data.shape, *args, dtype=data.dtype, **kwargs)
+        except (TypeError, ValueError) as error:
+            # The checks inside name the out-of-place function; the user called this one.
+            message, prefix = str(error), init.__name__ + ":"
+            if not message.startswith(prefix):
+                raise type(error)(f"{name}: {message}") from None
+            raise type(error)(name + message[len(prefix) - 1 :]) from None
+        data[...] = values
         return tensor
 
-    fill_.__name__ = fill_.__qualname__ = init.__name__ + "_"
+    fill_.__name__ = fill_.__qualname__ = name
     fill_.__doc__ = (
         f"Fill ``tensor.data`` in place with :func:`{init.__name__}` (same arguments after "
         "the tensor; shape and dtype are the tensor's) and return ``tensor``."

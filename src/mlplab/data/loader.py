@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import random
 from ..tensor import Tensor
 
 __all__ = ["Dataset", "ArrayDataset", "DataLoader"]
@@ -104,8 +105,10 @@ class DataLoader:
         batch_size: samples per batch, >= 1.
         shuffle: visit the samples in a new random order each epoch.
         drop_last: drop the last batch if it has fewer than ``batch_size`` samples.
-        seed: seed of the ``numpy.random.Generator`` that draws the orders; None draws fresh
-            entropy (the state is still saved by :meth:`state_dict`).
+        seed: seed of the ``numpy.random.Generator`` that draws the orders; None spawns it
+            from the library's default generator (:func:`mlplab.random.generator`, so
+            reproducible after ``mlplab.manual_seed``; the state is still saved by
+            :meth:`state_dict`).
 
     Each ``iter(loader)`` is one epoch. ``len(loader)`` is the number of batches per epoch:
     ``ceil(N / batch_size)``, or ``floor(N / batch_size)`` with ``drop_last``.
@@ -160,7 +163,11 @@ class DataLoader:
         self.drop_last = _check_flag("drop_last", drop_last)
         self.seed = None if seed is None else int(seed)
         self.epoch = 0
-        self._rng = np.random.default_rng(self.seed)
+        # A spawned child leaves the default generator's stream untouched (model init after it
+        # draws the same weights with or without this loader).
+        self._rng = (
+            random.generator().spawn(1)[0] if seed is None else np.random.default_rng(self.seed)
+        )
 
     def __len__(self) -> int:
         n = len(self.dataset)

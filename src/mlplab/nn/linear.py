@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, random
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .module import Module
 from .parameter import Parameter
@@ -25,8 +25,9 @@ InitSpec = str | Callable[..., Any]
 
 
 def as_generator(rng: Any, where: str) -> np.random.Generator:
-    """Return a ``numpy.random.Generator``: ``rng`` itself, one seeded by an int, or a fresh
-    ``default_rng()`` (OS entropy, not reproducible) for None.
+    """Return a ``numpy.random.Generator``: ``rng`` itself, one seeded by an int, or for None
+    the library's default generator (:func:`mlplab.random.generator`, reproducible after
+    ``mlplab.manual_seed``).
 
     Examples:
         >>> int(as_generator(0, "Linear").integers(100)) == int(as_generator(0, "L").integers(100))
@@ -35,7 +36,7 @@ def as_generator(rng: Any, where: str) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:
-        return np.random.default_rng()
+        return random.generator()
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(
@@ -79,8 +80,8 @@ class Linear(Module):
             so the distribution of every weight equals ``torch.nn.Linear``'s.
         bias_init: initializer of b, same forms. None (default): U(−1/√n, 1/√n) like PyTorch
             when ``weight_init`` is None too, else zeros (the lecture's b = 0).
-        rng: a ``numpy.random.Generator``, an int seed, or None for a fresh
-            ``numpy.random.default_rng()`` (not reproducible). W is drawn before b.
+        rng: a ``numpy.random.Generator``, an int seed, or None for the library's default
+            generator (reproducible after ``mlplab.manual_seed``). W is drawn before b.
         dtype: floating dtype of the parameters; None means float32.
 
     Shapes:

@@ -73,7 +73,8 @@ class MLP(Module):
         bias_init: bias initializer; None (default) means zeros when ``init`` is given,
             PyTorch's default when ``init`` is None.
         bias: give every layer a bias.
-        rng: a ``numpy.random.Generator``, an int seed, or None for a fresh default_rng().
+        rng: a ``numpy.random.Generator``, an int seed, or None for the library's default
+            generator (reproducible after ``mlplab.manual_seed``).
             Layers draw from it in order (W₁, b₁, W₂, …), so a seed reproduces the network.
         dtype: floating dtype of the parameters; None means float32.
 
