@@ -9,6 +9,7 @@ import pytest
 
 from mlplab.commands.train import make_config
 from mlplab.sweep import Spec, SpecError, load_spec, load_study, spec_from_options, trial_key
+from mlplab.sweep.values import expand_range
 
 
 def _spec(tmp_path: Path, text: str) -> Spec:
@@ -76,6 +77,11 @@ def test_ranges_log_linear_and_half_open_integer_range(tmp_path):
     assert seeds == [1, 3, 5]
     assert spec.log_keys() == {"lr"}
     assert len(spec.trials()) == 5 * 3 * 3
+
+
+def test_float_ranges_are_rounded_to_12_significant_digits():
+    values, _ = expand_range({"linear": [0.0, 1.0], "num": 11}, "grid.weight_decay")
+    assert values[3] == 0.3  # np.linspace gives 0.30000000000000004
 
 
 def test_integer_bounds_give_integers(tmp_path):
