@@ -44,6 +44,7 @@ _DTYPES = {
 _NAMES = {np.dtype(code).newbyteorder("="): name for name, code in _DTYPES.items()}
 _NOT_IN_NUMPY = ("BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4")
 _MAX_HEADER = 100 * 1024 * 1024  # the limit of the reference implementation
+_MAX_NDIM, _MAX_BYTES = 64, 2**63  # NumPy's limits: 64 dimensions, bytes in an intp
 
 
 def _sniff(head: bytes) -> str:
@@ -201,7 +202,7 @@ def _read_header(f: Any, path: str) -> tuple[dict[str, Any], dict[str, str], int
         if not text.startswith("{"):
             raise ValueError("does not start with '{'")
         header = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError, JSONDecodeError; nesting
         raise bad(f"corrupted header: {error}") from None
     if not isinstance(header, dict):
         raise bad("corrupted header: expected a JSON object")
@@ -209,6 +210,12 @@ def _read_header(f: Any, path: str) -> tuple[dict[str, Any], dict[str, str], int
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise bad("__metadata__ must be an object of str -> str")
     return header, metadata, 8 + n
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a hostile header can be 100 MB."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -236,16 +243,22 @@ def _check_entries(
     entries = []
     for key, info in header.items():
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-            raise bad(f"tensor {key!r}: expected keys dtype, shape, data_offsets, got {info!r}")
+            raise bad(
+                f"tensor {key!r}: expected keys dtype, shape, data_offsets, got {_short(info)}"
+            )
         code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
         if code in _NOT_IN_NUMPY:
             raise bad(f"tensor {key!r}: dtype {code} is not supported by NumPy")
         if code not in _DTYPES:
-            raise bad(f"tensor {key!r}: unknown dtype {code!r}; known: {', '.join(_DTYPES)}")
+            raise bad(f"tensor {key!r}: unknown dtype {_short(code)}; known: {', '.join(_DTYPES)}")
         if not isinstance(shape, list) or not all(is_int(d) for d in shape):
-            raise bad(f"tensor {key!r}: shape must be a list of non-negative ints, got {shape!r}")
+            raise bad(
+                f"tensor {key!r}: shape must be a list of non-negative ints, got {_short(shape)}"
+            )
+        if len(shape) > _MAX_NDIM or math.prod(max(d, 1) for d in shape) * 8 >= _MAX_BYTES:
+            raise bad(f"tensor {key!r}: shape {_short(shape)} is beyond what NumPy can hold")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(is_int, offsets))):
-            raise bad(f"tensor {key!r}: data_offsets must be [begin, end], got {offsets!r}")
+            raise bad(f"tensor {key!r}: data_offsets must be [begin, end], got {_short(offsets)}")
         begin, end = offsets
         dtype = np.dtype(_DTYPES[code])
         if end - begin != math.prod(shape) * dtype.itemsize:

@@ -1,0 +1,153 @@
+"""Fuzzing mlplab.load (safetensors): random bytes, random headers, mutations of valid files.
+
+The contract: every input either loads (a valid file gives back exactly what was saved) or
+raises ``ValueError`` with one short line that starts ``load: <path>:``; never another exception
+(a RecursionError from deeply nested JSON, a NumPy "array is too big" without the file's name
+were both found this way), never an allocation larger than the file could describe.
+``MLPLAB_FUZZ_SCALE`` multiplies the number of examples (``scripts/fuzz.py`` sets it).
+"""
+
+import json
+import os
+import struct
+import tracemalloc
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mlplab
+
+SCALE = int(os.environ.get("MLPLAB_FUZZ_SCALE", "1"))
+FUZZ = settings(
+    max_examples=250 * SCALE,
+    deadline=None,
+    derandomize=SCALE == 1,  # CI: the same examples every run
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+DTYPES = ["bool", "uint8", "int8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+          "float16", "float32", "float64"]  # fmt: skip
+CODES = ["BOOL", "U8", "I8", "U16", "I16", "F16", "U32", "I32", "F32", "U64", "I64", "F64",
+         "BF16", "F8_E4M3", "C64", "", "f32"]  # fmt: skip
+
+
+def _load(path):
+    """mlplab.load(path), or the error, checked against the contract."""
+    try:
+        return mlplab.load(path)
+    except ValueError as err:
+        message = str(err)
+        assert "\n" not in message and message.startswith(f"load: {path}: "), message
+        assert len(message) < 400 + len(str(path)), message
+        return err
+
+
+@st.composite
+def states(draw):
+    """A dict of small arrays of every supported dtype (0-d and empty included)."""
+    names = draw(st.lists(st.text(min_size=1, max_size=6), max_size=4, unique=True))
+    state = {}
+    for name in names:
+        dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+        shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+        raw = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(
+            0, 256, size=int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8
+        )
+        array = raw.view(dtype).reshape(shape)
+        state[name] = (array > 0) if dtype.kind == "b" else array
+    return state
+
+
+@st.composite
+def mutations(draw, data: bytes) -> bytes:
+    """Truncate, flip bits, overwrite a slice, or append bytes: one or more of them."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["truncate", "flip", "overwrite", "append"]))
+        if kind == "truncate":
+            del out[draw(st.integers(0, max(len(out) - 1, 0))) :]
+        elif kind == "flip" and out:
+            at = draw(st.integers(0, len(out) - 1))
+            out[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "overwrite" and out:
+            at = draw(st.integers(0, len(out) - 1))
+            chunk = draw(st.binary(min_size=1, max_size=8))
+            out[at : at + len(chunk)] = chunk
+        else:
+            out += draw(st.binary(min_size=1, max_size=8))
+    return bytes(out)
+
+
+def _same(loaded, state):
+    assert list(loaded) == list(state)
+    for key, array in state.items():
+        assert loaded[key].dtype == array.dtype and loaded[key].shape == array.shape
+        assert loaded[key].tobytes() == array.tobytes()  # bit for bit, NaNs included
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_random_bytes(tmp_path, data):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(data)
+    _load(path)
+
+
+@FUZZ
+@given(state=states(), data=st.data())
+def test_valid_files_load_exactly_and_mutations_never_escape_the_contract(tmp_path, state, data):
+    path = tmp_path / "x.safetensors"
+    mlplab.save(state, path, metadata={"note": "fuzz"})
+    _same(_load(path), state)
+    valid = path.read_bytes()
+    mutated = data.draw(mutations(valid))
+    path.write_bytes(mutated)
+    result = _load(path)
+    if len(mutated) < len(valid) and valid.startswith(mutated):  # a pure truncation
+        assert isinstance(result, ValueError)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+entries = st.fixed_dictionaries(
+    {
+        "dtype": st.sampled_from(CODES),
+        "shape": st.lists(st.integers(0, 2**64) | st.integers(0, 5), max_size=70) | json_values,
+        "data_offsets": st.lists(st.integers(-1, 2**64) | st.integers(0, 64), max_size=3)
+        | json_values,
+    },
+    optional={"extra": json_values},
+)
+
+
+@st.composite
+def headers(draw) -> bytes:
+    """A header of random entries (any shape, offsets, dtype; metadata of any JSON)."""
+    header = draw(st.dictionaries(st.text(max_size=4), entries | json_values, max_size=3))
+    if draw(st.booleans()):
+        header["__metadata__"] = draw(json_values)
+    text = json.dumps(header)
+    if draw(st.booleans()):  # JSON nested deeper than the parser's recursion limit
+        depth = draw(st.integers(1, 5000))
+        text = '{"a": ' + "[" * depth + "]" * depth + "}"
+    raw = text.encode() + b" " * draw(st.integers(0, 7))
+    length = draw(st.just(len(raw)) | st.integers(0, 2**64 - 1))
+    return struct.pack("<Q", length) + raw + draw(st.binary(max_size=64))
+
+
+@FUZZ
+@given(data=headers())
+def test_any_header_allocates_at_most_what_the_file_can_hold(tmp_path, data):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        _load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    budget = 16 * len(data) + (1 << 20)  # the parsed JSON, the arrays, and small change
+    assert peak <= budget, f"load allocated {peak} bytes for a {len(data)}-byte file"
