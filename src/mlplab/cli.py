@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``mlplab`` parser with every subcommand registered."""
-    from .commands import evaluate, train
+    from .commands import evaluate, sweep, train
 
     parser = _Parser(
         prog="mlplab",
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     train.add_parser(subparsers)
     evaluate.add_parser(subparsers)
+    sweep.add_parser(subparsers)
     if importlib.util.find_spec("mlplab.experiments.cli") is not None:
         importlib.import_module("mlplab.experiments.cli").add_parsers(subparsers)
     return parser
