@@ -88,7 +88,9 @@ def object_page(qualname: str, obj: Any) -> str:
     if what == "data":
         return f"{_title(qualname)}\n.. py:data:: {qualname}\n   :value: {obj!r}\n"
     if what in ("class", "exception"):
-        return f"{_title(qualname)}\n.. auto{what}:: {qualname}\n   :members:\n   :show-inheritance:\n"
+        return (
+            f"{_title(qualname)}\n.. auto{what}:: {qualname}\n   :members:\n   :show-inheritance:\n"
+        )
     return f"{_title(qualname)}\n.. autofunction:: {qualname}\n"
 
 
