@@ -334,6 +334,27 @@ def hessian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
 def _backward_method(
     self: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
 ) -> None:
+    """Accumulate the gradient of this tensor into the ``.grad`` of every leaf that requires
+    grad: leaf.grad += gradᵀ ∂self/∂leaf (``grad`` is 1 for a scalar, as in PyTorch).
+
+    Args:
+        grad: the upstream gradient ∂L/∂self, shaped like self; required unless self is a
+            scalar.
+        retain_graph: keep the graph for another backward (it is freed by default).
+        create_graph: record the backward pass, so the gradients can be differentiated again
+            (Hessian-vector products, Newton's method).
+
+    Raises:
+        RuntimeError: for a non-scalar without ``grad``, a ``grad`` of the wrong shape, a tensor
+            that does not require grad, or a graph already freed by an earlier backward.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
+    """
     backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
 

@@ -35,7 +35,7 @@ from .ops import (
 )
 from .ops import relu as ops_relu
 from .ops import sum as sum_
-from .ops.core import _normalize_axes
+from .ops.core import _normalize_axes, dim_aliases
 from .tensor import Tensor
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
 ]  # fmt: skip
 
 
+@dim_aliases
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Return the mean over ``axis``: sum / count.
 
@@ -59,6 +60,7 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     return divide(sum_(x, axis=axes, keepdims=keepdims), count)
 
 
+@dim_aliases
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Return the variance Σ(x − x̄)² / (N − ddof) over ``axis`` (NumPy's ``ddof``, default 0)."""
     x = as_tensor(x)
@@ -155,6 +157,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+@dim_aliases
 def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
     """Return log Σ exp(x) over ``axis``, shifted by the maximum m so nothing overflows:
     m + log Σ exp(x − m). The shift is a constant: its gradient would cancel exactly."""
@@ -169,11 +172,13 @@ def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
     )
 
 
+@dim_aliases
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Return x − logsumexp(x) along ``axis``: log-probabilities, finite for any finite x."""
     return subtract(x, logsumexp(x, axis=axis, keepdims=True))
 
 
+@dim_aliases
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Return exp(x) / Σ exp(x) along ``axis``, as exp(log_softmax(x))."""
     return exp(log_softmax(x, axis=axis))

@@ -13,15 +13,48 @@ Python bools become bool.
 
 from __future__ import annotations
 
+import builtins
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import backend
+from .grad_mode import state as _grad_state
 
-__all__ = ["Tensor", "tensor", "DEFAULT_DTYPE"]
+__all__ = ["Tensor", "tensor", "DEFAULT_DTYPE", "Size"]
 
 DEFAULT_DTYPE = np.dtype(np.float32)
+
+
+class Size(int):
+    """The number of elements (NumPy's ``a.size``) that can also be called as PyTorch's
+    ``a.size()``: with no argument the shape, with an axis ``d`` the length ``shape[d]``.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.size, x.size(), x.size(-1)
+        (6, (2, 3), 3)
+    """
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> Size:
+        size = super().__new__(cls, math.prod(shape))
+        size.shape = tuple(shape)
+        return size
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size: dim must be an int, got {dim!r}")
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(
+                f"size: dim {dim} is out of range for a tensor with {len(self.shape)} dims"
+            )
+        return self.shape[dim]
 
 
 def _to_array(data: Any, dtype: Any = None) -> Any:
@@ -102,8 +135,20 @@ class Tensor:
         def abs(self) -> Tensor: ...
         def relu(self) -> Tensor: ...
         def sigmoid(self) -> Tensor: ...
-        def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
-        def max(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def sum(self, axis: Any = None, keepdims: bool = False, **aliases: Any) -> Tensor: ...
+        def max(self, axis: Any = None, keepdims: bool = False, **aliases: Any) -> Tensor: ...
+        def min(self, axis: Any = None, keepdims: bool = False, **aliases: Any) -> Tensor: ...
+        def argmax(self, axis: Any = None, keepdims: bool = False, **aliases: Any) -> Tensor: ...
+        def argmin(self, axis: Any = None, keepdims: bool = False, **aliases: Any) -> Tensor: ...
+        def clone(self) -> Tensor: ...
+        def view(self, *shape: Any) -> Tensor: ...
+        def unsqueeze(self, dim: int) -> Tensor: ...
+        def squeeze(self, axis: Any = None, **aliases: Any) -> Tensor: ...
+        def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor: ...
+        def float(self) -> Tensor: ...
+        def double(self) -> Tensor: ...
+        def long(self) -> Tensor: ...
+        def to(self, *args: Any, **kwargs: Any) -> Tensor: ...
         def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
         def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor: ...
         def softmax(self, axis: int = -1) -> Tensor: ...
@@ -165,8 +210,27 @@ class Tensor:
         return self.data.ndim  # type: ignore[no-any-return]
 
     @property
-    def size(self) -> int:
-        return self.data.size  # type: ignore[no-any-return]
+    def size(self) -> Size:
+        """The number of elements, an int; called, PyTorch's ``size()``: ``x.size()`` is the
+        shape, ``x.size(d)`` is ``shape[d]`` (see :class:`Size`)."""
+        return Size(self.data.shape)
+
+    def numel(self) -> int:
+        """Return the number of elements (NumPy's ``size``)."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        """Return the number of dimensions (NumPy's ``ndim``)."""
+        return int(self.data.ndim)
+
+    @property
+    def device(self) -> str:
+        """Where the data lives: always ``"cpu"`` (NumPy)."""
+        return "cpu"
+
+    def cpu(self) -> Tensor:
+        """Return self: the data is already on the CPU (PyTorch's ``.cpu().numpy()`` habit)."""
+        return self
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -185,6 +249,31 @@ class Tensor:
         """Return the underlying array (shared, not copied)."""
         return self.data
 
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place and return self, as PyTorch's ``zero_``.
+
+        Raises:
+            RuntimeError: for a tensor that requires grad while the graph is being recorded
+                (a leaf's value would change under the optimizer's feet, a non-leaf's under the
+                backward pass's); use ``with mlplab.no_grad():`` for a deliberate reset.
+            ValueError: for read-only data (a broadcast view).
+
+        Examples:
+            >>> import mlplab
+            >>> mlplab.tensor([1.0, 2.0]).zero_()
+            tensor([0., 0.])
+        """
+        if self.requires_grad and _grad_state.enabled:
+            kind = "a leaf tensor" if self.op is None else "a tensor in a recorded graph"
+            raise RuntimeError(
+                f"zero_: {kind} that requires grad cannot be changed in place; "
+                "wrap it in `with mlplab.no_grad():`"
+            )
+        if not self.data.flags.writeable:
+            raise ValueError("zero_: the tensor's data is read-only (a broadcast view?)")
+        self.data[...] = 0
+        return self
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         array = self.data if dtype is None else self.data.astype(dtype, copy=False)
         return array.copy() if copy else array
@@ -202,7 +291,7 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:  # ``float`` in this class is the method
         return float(self.item())
 
     def __int__(self) -> int:

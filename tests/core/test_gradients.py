@@ -75,6 +75,12 @@ PRIMITIVES = {
     "max_all": (lambda a: a.max(), [distinct(3, 4)]),
     "max_axis1": (lambda a: a.max(axis=1), [distinct(2, 3, 4)]),
     "max_axes_keepdims": (lambda a: a.max(axis=(0, 2), keepdims=True), [distinct(2, 3, 4)]),
+    "min_all": (lambda a: a.min(), [distinct(3, 4)]),
+    "min_axis1_keepdims": (lambda a: mlplab.min(a, axis=1, keepdims=True), [distinct(2, 3, 4)]),
+    # argmax/argmin are indices (not differentiated); the picked entries are.
+    "argmax_pick": (lambda a: a[np.arange(3), a.argmax(axis=1).numpy()], [distinct(3, 4)]),
+    "argmin_pick": (lambda a: a.flatten()[a.argmin().item()], [distinct(3, 4)]),
+    "clone": (lambda a: a.clone() * a, [normal(3, 4)]),
     "reshape": (lambda a: a.reshape(4, -1) * mlplab.Tensor(np.arange(6.0)), [normal(2, 3, 4)]),
     "transpose": (lambda a: a.transpose(2, 0, 1) @ mlplab.Tensor(normal(3, 5)), [normal(2, 3, 4)]),
     "transpose_T": (lambda a: a.T, [normal(3, 4)]),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import parse_to
 from ..tensor import Tensor
 from .hooks import ForwardHook, ForwardPreHook, RemovableHandle
 from .parameter import Parameter
@@ -216,16 +217,26 @@ class Module:
             else:
                 param.grad = Tensor._make(np.zeros_like(param.grad.data))
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, **kwargs: Any) -> Module:
         """Convert every parameter (and its gradient) to a floating dtype in place; return self.
 
-        The Parameter objects stay the same (only their ``.data`` changes), so an optimizer
-        built before the conversion still holds them.
+        Takes PyTorch's forms: ``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``,
+        ``to(device="cpu", dtype=...)``, ``to(tensor)`` (its dtype). The Parameter objects stay
+        the same (only their ``.data`` changes), so an optimizer built before the conversion
+        still holds them.
 
         Raises:
-            TypeError: if ``dtype`` is not a floating-point dtype.
+            TypeError: if the dtype is not a floating-point dtype.
+            ValueError: for a device other than the CPU (``"cuda"``, ``"mps"``, ...).
+
+        Examples:
+            >>> from mlplab.nn import Linear
+            >>> Linear(2, 1, rng=0).to("cpu", "float64").weight.dtype
+            dtype('float64')
         """
-        target = np.dtype(dtype)
+        target = parse_to(f"{type(self).__name__}.to", args, kwargs)
+        if target is None:
+            return self
         if target.kind != "f":
             raise TypeError(
                 f"{type(self).__name__}.to: expected a floating-point dtype, got {target}"

@@ -17,7 +17,7 @@ The modules, each importing only those before it:
 - :mod:`.shape`: reshape, transpose, broadcast_to ↔ sum, getitem ↔ scatter-add, concatenate,
   stack, astype;
 - :mod:`.elementwise`: arithmetic, exp, log, log1p, tanh, erf, where, relu;
-- :mod:`.reduce`: max;
+- :mod:`.reduce`: max, min, argmax, argmin;
 - :mod:`.linalg`: matmul;
 - :mod:`.fused`: affine (x W + b) and softmax cross-entropy as single nodes, for speed;
 - :mod:`.methods`: the Tensor operators and methods.
@@ -45,10 +45,11 @@ from .elementwise import (
 from .fused import affine, softmax_cross_entropy
 from .linalg import MatMul as MatMul
 from .linalg import matmul
-from .reduce import max
+from .reduce import argmax, argmin, max, min
 from .shape import (
     astype,
     broadcast_to,
+    clone,
     concatenate,
     getitem,
     reshape,
@@ -61,7 +62,8 @@ from .shape import swap_last as swap_last
 
 __all__ = [
     "apply", "as_tensor", "add", "subtract", "multiply", "divide", "negative", "power",
-    "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "sum", "max", "reshape", "transpose",
+    "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "sum", "max", "min", "argmax",
+    "argmin", "clone", "reshape", "transpose",
     "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype", "affine", "relu",
     "softmax_cross_entropy",
 ]  # fmt: skip

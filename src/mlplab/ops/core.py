@@ -9,8 +9,10 @@ gradient may be needed, so inference and optimizer steps build no graph.
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -97,3 +99,45 @@ def _normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# PyTorch's spelling -> (NumPy's spelling, its position after the tensor argument).
+_ALIASES = {"dim": ("axis", 1), "keepdim": ("keepdims", 2)}
+
+
+def dim_aliases(fn: F) -> F:
+    """Let a reduction ``fn(x, axis, keepdims, ...)`` also take PyTorch's ``dim=`` and
+    ``keepdim=``; NumPy's names stay the primary spelling, and giving both is a TypeError.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=1, keepdim=True).shape
+        (2, 1)
+    """
+
+    @functools.wraps(fn)
+    def with_aliases(*args: Any, **kwargs: Any) -> Any:
+        if "dim" in kwargs or "keepdim" in kwargs:
+            for alias, (name, position) in _ALIASES.items():
+                if alias not in kwargs:
+                    continue
+                if name in kwargs or len(args) > position:
+                    raise TypeError(
+                        f"{fn.__name__}: got both {name}= and its PyTorch alias {alias}=; "
+                        "pass one of them"
+                    )
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    signature = inspect.signature(fn)
+    extra = [
+        inspect.Parameter(alias, inspect.Parameter.KEYWORD_ONLY, default=None)
+        for alias, (name, _) in _ALIASES.items()
+        if name in signature.parameters
+    ]
+    with_aliases.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    return with_aliases  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from .core import Op, _kept_shape, _normalize_axes, apply, as_tensor, broadcast_shape
+from .core import Op, _kept_shape, _normalize_axes, apply, as_tensor, broadcast_shape, dim_aliases
 
 
 class Sum(Op):
@@ -152,11 +152,38 @@ class AsType(Op):
         return (astype(g, a.data.dtype),)
 
 
+class Clone(Op):
+    """A copy of the data that stays in the graph; the gradient passes through unchanged."""
+
+    __slots__ = ()
+
+    def forward(self, a: Any) -> Any:
+        return a.copy()
+
+    def vjp(self, g: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor]:
+        return (g,)
+
+
+def clone(a: Tensor) -> Tensor:
+    """Return a copy of ``a`` with its own memory, differentiable (PyTorch's ``clone``).
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> x = mlplab.tensor([1.0, 2.0])
+        >>> np.shares_memory(clone(x).data, x.data)
+        False
+    """
+    return apply(_CLONE, as_tensor(a))
+
+
+_CLONE = Clone()
+
 _TRANSPOSE_2D = Transpose((1, 0))
 
 _SUM_ROWS = Sum((0,), False)
 
 
+@dim_aliases
 def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum the elements over ``axis`` (all by default), NumPy's ``keepdims``.
 
