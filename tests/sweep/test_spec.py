@@ -152,6 +152,7 @@ def test_to_json_is_canonical_json(tmp_path):
         "random": None,
         "swept": ["lr"],
         "log": ["lr"],
+        "description": None,
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import UsageError
 
-__all__ = ["add_parser", "open_store", "print_study", "run_study"]
+__all__ = ["add_parser", "open_store", "parse_scheduler", "print_study", "run_study"]
 
 STORE_NAME = "sweep.sqlite"
 
@@ -34,7 +34,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _scheduler(text: str) -> str:
+def parse_scheduler(text: str) -> str:
+    """Check a ``--scheduler`` address: ``tcp://HOST:PORT`` or ``local:N``."""
     kind, _, rest = text.partition("://") if "://" in text else text.partition(":")
     if kind == "local" and rest.isdigit() and int(rest) >= 1:
         return text
@@ -62,7 +63,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="fixed option without a file (repeatable)")  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="print the trials, run nothing")
     run.add_argument("--workers", type=_positive_int, help="local processes [the cores]")
-    run.add_argument("--scheduler", type=_scheduler, metavar="tcp://HOST:PORT|local:N",
+    run.add_argument("--scheduler", type=parse_scheduler, metavar="tcp://HOST:PORT|local:N",
                      help="run on a Dask cluster (pip install \"mlplab[cluster]\")")  # fmt: skip
     run.add_argument("--slurm", metavar="KEY=VALUE,...", help="a dask-jobqueue SLURMCluster "
                      "(e.g. queue=cpu,cores=8,memory=16GB,walltime=01:00:00,jobs=4)")  # fmt: skip
@@ -154,12 +155,12 @@ def _execute(spec: Any, out: Path, execution: dict[str, Any], prog: str) -> int:
 
 def open_store(folder: str | Path) -> Any:
     """Open the Store of an existing sweep folder (refusing to create one)."""
-    from ..sweep import Store
-
     path = Path(folder)
     if not (path / STORE_NAME).is_file():
         raise UsageError(f"{folder}: not a sweep folder (no {STORE_NAME}; start one with "
                          "mlplab sweep run)")  # fmt: skip
+    from ..sweep import Store
+
     return Store(path)
 
 

@@ -157,7 +157,7 @@ def _run_report(args: Any) -> int:
     from .report import write_report
 
     path = write_report(args.out, args.optimizers_dir, args.init_dir, rerun=args.rerun,
-                        init_config=_init_config(args))  # fmt: skip
+                        init_config=_init_config(args), sweeps=args.sweep)  # fmt: skip
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained)")
     return 0
 
@@ -199,6 +199,27 @@ def _add_init_options(p: argparse.ArgumentParser) -> None:
                    help="BLAS threads [1: small matrices run faster on one]")  # fmt: skip
 
 
+def _run_sweep_study(args: Any) -> int:
+    from ..commands.sweep import run_study
+
+    return run_study(args.study, args.out, args.workers, args.scheduler, args.dry_run)
+
+
+def _add_sweep_study(which: Any, name: str, text: str) -> None:
+    """``experiment sweep-<name>``: the shipped spec ``mlplab/sweep/studies/<name>.toml``."""
+    from ..commands.sweep import parse_scheduler
+
+    p = which.add_parser(f"sweep-{name}", help=text, description=f"{text}; the shipped spec "
+                         f"mlplab/sweep/studies/{name}.toml run through mlplab sweep (rerun to "
+                         "continue), then its tables and figures.")  # fmt: skip
+    p.add_argument("--out", default=f"runs/sweep-{name}", help=f"[runs/sweep-{name}]")
+    p.add_argument("--workers", type=_positive_int, help="local processes [the cores]")
+    p.add_argument("--scheduler", type=parse_scheduler, metavar="tcp://HOST:PORT|local:N",
+                   help="run on a Dask cluster")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="count the trials, run nothing")
+    p.set_defaults(run=_run_sweep_study, func=_run_sweep_study, study=name)
+
+
 def add_parsers(subparsers: Any) -> None:
     """Register ``experiment`` (``optimizers``, ``init``) and ``report`` on ``subparsers``."""
     exp = subparsers.add_parser("experiment", help="run one of the lecture's experiments",
@@ -217,6 +238,8 @@ def add_parsers(subparsers: Any) -> None:
     ini.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_init_options(ini)
     ini.set_defaults(run=_run_init, func=_run_init)
+    _add_sweep_study(which, "optimizers", "the lecture's optimizers in stochastic form, lr × seeds")
+    _add_sweep_study(which, "init", "σ² = k/n × depth on 100-unit ReLU MLPs, accuracy heatmap")
     rep = subparsers.add_parser("report", help="one self-contained HTML page of all experiments",
                                 description="Run (or reuse) both experiments and write one "
                                 "self-contained HTML report.")  # fmt: skip
@@ -224,5 +247,7 @@ def add_parsers(subparsers: Any) -> None:
     rep.add_argument("--optimizers-dir", default="runs/optimizers", help="[runs/optimizers]")
     rep.add_argument("--init-dir", default="runs/init", help="[runs/init]")
     rep.add_argument("--rerun", action="store_true", help="rerun even if results.json exists")
+    rep.add_argument("--sweep", action="append", default=[], metavar="DIR",
+                     help="add a section for this sweep folder (repeatable)")  # fmt: skip
     _add_init_options(rep)
     rep.set_defaults(run=_run_report, func=_run_report)

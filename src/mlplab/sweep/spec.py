@@ -119,6 +119,7 @@ class Spec:
         fixed: option → value for every trial (TOML-typed or command-line text).
         grids: the sub-grids, each option → list of values or a range table.
         random: ``{"samples": N, "seed": S, option: {distribution: ...}}`` or None.
+        description: free text about the sweep (kept with the spec, shown in the report).
 
     Raises:
         SpecError: for anything that is not a valid sweep (one line naming the key), raised
@@ -135,7 +136,9 @@ class Spec:
         fixed: dict[str, Any] | None = None,
         grids: list[dict[str, Any]] | None = None,
         random: dict[str, Any] | None = None,
+        description: str | None = None,
     ) -> None:
+        self.description = description
         self.fixed = {
             k: parse_value(k, v, "fixed") for k, v in _options(fixed or {}, "fixed", {}).items()
         }
@@ -232,6 +235,7 @@ class Spec:
             "random": self.random,
             "swept": self.swept_keys(),
             "log": sorted(self._log),
+            "description": self.description,
         }
 
 
@@ -252,7 +256,10 @@ def _from_toml(raw: dict[str, Any], source: str) -> Spec:
         raise SpecError(
             f"spec {source}: grid must be a table [grid] or tables [[grid]], got {grid!r}"
         )
-    return Spec(raw.get("fixed"), grids, raw.get("random"))
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SpecError(f"spec {source}: description must be a string, got {description!r}")
+    return Spec(raw.get("fixed"), grids, raw.get("random"), description)
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -1,0 +1,109 @@
+"""``mlplab sweep``: bad input exits 2 before anything runs, dry runs, show and plot on a Store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlplab.cli import main
+
+from .test_spec import BAD_SPECS
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def existing(tmp_path):
+    """A sweep folder that exists already (its store stands in as bytes that must not change)."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.sqlite").write_bytes(b"not touched")
+    return out
+
+
+@pytest.mark.parametrize(("case", "text", "named"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
+def test_bad_spec_exits_2_naming_the_key_and_leaves_dir_untouched(
+    tmp_path, existing, capsys, case, text, named
+):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text)
+    before = _snapshot(existing)
+    assert main(["sweep", "run", str(spec), "--out", str(existing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and err.startswith("mlplab sweep: error: spec"), (
+        err
+    )
+    assert _snapshot(existing) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--grid", "lr=log:1e-3:1:0"], "grid.lr.num"),
+        (["--grid", "lr=log:-1:1:3"], "grid.lr.log"),
+        (["--grid", "optimizer=sgd,adamax"], "adamax"),
+        (["--set", "epochs=-1"], "fixed.epochs"),
+        (["--grid", "lr=0.1", "--workers", "0"], "--workers"),
+        (["--grid", "lr=0.1", "--scheduler", "http://x"], "--scheduler"),
+        (["--grid", "lr=0.1", "--scheduler", "local:2", "--workers", "2"], "choose one way"),
+        (["--grid", "lr=0.1", "--lifetime", "5m"], "--lifetime"),
+    ],
+)
+def test_bad_command_line_exits_2_and_creates_nothing(tmp_path, capsys, argv, named):
+    out = tmp_path / "new"
+    assert main(["sweep", "run", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_spec_file_and_grid_together_is_refused(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text("[grid]\nlr = [0.1]\n")
+    assert (
+        main(["sweep", "run", str(spec), "--grid", "seed=0,1", "--out", str(tmp_path / "o")]) == 2
+    )
+    assert "not both" in capsys.readouterr().err
+
+
+def test_out_that_holds_other_files_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert main(["sweep", "run", "--grid", "lr=0.1", "--out", str(out)]) == 2
+    assert "holds files but no sweep.sqlite" in capsys.readouterr().err
+    assert _snapshot(out) == {"config.json": b"{}"}
+
+
+def test_dry_run_prints_the_trials_and_their_count_and_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "dry"
+    argv = ["sweep", "run", "--grid", "lr=log:1e-3:1e-1:3", "--grid", "seed=range:0:2",
+            "--set", "optimizer=sgd", "--out", str(out), "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:] for line in lines[:-1]] == [
+        [f"lr={lr}", f"seed={s}"] for lr in ("0.001", "0.01", "0.1") for s in (0, 1)
+    ]
+    assert all(len(line.split()[0]) == 16 for line in lines[:-1])
+    assert lines[-1].startswith("6 trials")
+    assert not out.exists()
+
+
+def test_shipped_studies_dry_run(tmp_path, capsys):
+    assert main(["experiment", "sweep-init", "--out", str(tmp_path / "i"), "--dry-run"]) == 0
+    assert "48 trials" in capsys.readouterr().out
+    assert main(["experiment", "sweep-optimizers", "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    assert "252 trials" in capsys.readouterr().out
+    assert not (tmp_path / "i").exists() and not (tmp_path / "o").exists()
+
+
+def test_show_and_plot_refuse_a_folder_without_a_sweep(tmp_path, capsys):
+    assert main(["sweep", "show", str(tmp_path)]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
+    assert main(["sweep", "plot", str(tmp_path / "missing")]) == 2
+    assert not (tmp_path / "missing").exists()
