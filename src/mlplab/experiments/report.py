@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -386,25 +387,35 @@ def _init_section(res: dict[str, Any], folder: Path) -> str:
     return "\n".join(parts)
 
 
-def render(optimizers: dict[str, Any], opt_dir: Path, init: dict[str, Any], init_dir: Path) -> str:
-    """Return the HTML page for the two experiments' results (figures read from their folders)."""
+def render(
+    optimizers: dict[str, Any], opt_dir: Path, init: dict[str, Any], init_dir: Path,
+    sweeps: Sequence[str] = (),
+) -> str:  # fmt: skip
+    """Return the HTML page for the two experiments' results (figures read from their folders),
+    followed by the ``sweeps`` sections (see :func:`mlplab.sweep.page.sweep_section`)."""
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>mlplab: the lecture's experiments</title><style>{_STYLE}</style></head><body>"
         "<h1>Fully connected networks, optimization, initialization — measured by mlplab</h1>"
         f"{_optimizer_section(optimizers, opt_dir)}\n{_init_section(init, init_dir)}"
-        "</body></html>"
+        + "\n".join(sweeps)
+        + "</body></html>"
     )
 
 
 def write_report(
     out: str | Path, optimizers_dir: str | Path, init_dir: str | Path, rerun: bool = False,
-    optimizers_config: Any = None, init_config: Any = None,
+    optimizers_config: Any = None, init_config: Any = None, sweeps: Sequence[str | Path] = (),
 ) -> Path:  # fmt: skip
-    """Run or reuse both experiments and write the self-contained HTML page to ``out``."""
+    """Run or reuse both experiments and write the self-contained HTML page to ``out``, with one
+    section per sweep folder in ``sweeps`` (read first, so a bad folder fails before any run)."""
+    from ..sweep.page import sweep_section
+
+    sweep_sections = [sweep_section(folder) for folder in sweeps]
     opt = load_or_run("optimizers", Path(optimizers_dir), rerun, optimizers_config)
     ini = load_or_run("init", Path(init_dir), rerun, init_config)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(opt, Path(optimizers_dir), ini, Path(init_dir)), encoding="utf-8")
+    page = render(opt, Path(optimizers_dir), ini, Path(init_dir), sweep_sections)
+    out.write_text(page, encoding="utf-8")
     return out
