@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .options import SpecError, canonical_name, flags_of, parse_value, resolve_config
-from .values import draw, grid_values, parse_distribution
+from .values import draw, grid_values, parse_distribution, parse_grid_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -301,34 +301,6 @@ def load_study(name: str) -> Spec:
     return _from_toml(tomllib.loads(path.read_text(encoding="utf-8")), f"{name}.toml")
 
 
-def _cli_number(text: str, where: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise SpecError(f"spec: {where}: {text!r} is not a number") from None
-
-
-def _cli_grid(text: str) -> tuple[str, Any]:
-    key, sep, rhs = text.partition("=")
-    if not sep or not key.strip():
-        raise SpecError(f"--grid {text!r}: expected KEY=V1,V2,... or KEY=log:a:b:k")
-    where, (kind, _, rest) = f"--grid {key}", rhs.partition(":")
-    parts = rest.split(":")
-    if kind in ("log", "linear"):
-        if len(parts) != 3:
-            raise SpecError(f"{where}={rhs}: expected {kind}:a:b:k")
-        num = _cli_number(parts[2], f"{where} num")
-        return key, {kind: [_cli_number(p, where) for p in parts[:2]], "num": num}
-    if kind == "range":
-        return key, {"range": [_cli_number(p, where) for p in parts]}
-    values = [v.strip() for v in rhs.split(";" if ";" in rhs else ",")]
-    return key, [v for v in values if v]
-
-
 def spec_from_options(grid: list[str], set_: list[str]) -> Spec:
     """Build a spec from ``--grid KEY=...`` and ``--set KEY=VALUE`` texts.
 
@@ -351,7 +323,7 @@ def spec_from_options(grid: list[str], set_: list[str]) -> Spec:
         fixed[key.strip()] = value.strip()
     table: dict[str, Any] = {}
     for text in grid:
-        key, values = _cli_grid(text)
+        key, values = parse_grid_text(text)
         if key.strip() in table:
             raise SpecError(f"--grid {key}: given twice (list every value in one --grid)")
         table[key.strip()] = values

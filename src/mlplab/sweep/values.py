@@ -23,7 +23,7 @@ import numpy as np
 
 from .options import SpecError, parse_value
 
-__all__ = ["expand_range", "grid_values", "parse_distribution", "draw"]
+__all__ = ["expand_range", "grid_values", "parse_distribution", "draw", "parse_grid_text"]
 
 DISTRIBUTIONS = ("loguniform", "uniform", "choice")
 
@@ -84,7 +84,7 @@ def expand_range(table: dict[str, Any], where: str) -> tuple[list[Any], bool]:
             raise SpecError(f"spec: {where}.range = {args!r}: the range is empty")
         return values, False
     kind = kinds[0]
-    num = table.get("num")
+    num: Any = table.get("num")
     if not _is_int(num) or num < 1:
         raise SpecError(f"spec: {where}.num = {num!r}: expected an integer >= 1")
     a, b = _bounds(table, kind, where)
@@ -171,3 +171,40 @@ def draw(dists: dict[str, dict[str, Any]], samples: int, seed: int) -> list[dict
             values = [int(round(x)) if ints else _round(float(x)) for x in xs]
         columns[dest] = [parse_value(dest, v, "random") for v in values]
     return [{k: col[i] for k, col in columns.items()} for i in range(samples)]
+
+
+def _cli_number(text: str, where: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(f"spec: {where}: {text!r} is not a number") from None
+
+
+def parse_grid_text(text: str) -> tuple[str, Any]:
+    """Split a ``--grid KEY=...`` text into the key and its TOML-like grid entry.
+
+    ``V1,V2,...`` (``;`` between values that hold commas themselves), ``log:a:b:k``,
+    ``linear:a:b:k`` or ``range:a:b(:step)``.
+
+    Examples:
+        >>> parse_grid_text("lr=log:1e-4:1:5"), parse_grid_text("betas=0.9,0.99;0.8,0.9")
+        (('lr', {'log': [0.0001, 1], 'num': 5}), ('betas', ['0.9,0.99', '0.8,0.9']))
+    """
+    key, sep, rhs = text.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"--grid {text!r}: expected KEY=V1,V2,... or KEY=log:a:b:k")
+    where, (kind, _, rest) = f"--grid {key}", rhs.partition(":")
+    parts = rest.split(":")
+    if kind in ("log", "linear"):
+        if len(parts) != 3:
+            raise SpecError(f"{where}={rhs}: expected {kind}:a:b:k")
+        num = _cli_number(parts[2], f"{where} num")
+        return key, {kind: [_cli_number(p, where) for p in parts[:2]], "num": num}
+    if kind == "range":
+        return key, {"range": [_cli_number(p, where) for p in parts]}
+    values = [v.strip() for v in rhs.split(";" if ";" in rhs else ",")]
+    return key, [v for v in values if v]

@@ -204,11 +204,15 @@ def format_table(rows: Sequence[ConfigRow], metric: str = DEFAULT_METRIC) -> str
     return "\n".join(lines)
 
 
+def _is_instance(t: Any) -> bool:
+    return dataclasses.is_dataclass(t) and not isinstance(t, type)
+
+
 def trials_json(trials: Iterable[Any]) -> list[dict[str, Any]]:
     """Every trial as a JSON-able dict (its key, status, config, metrics, times, host, error)."""
     out = []
     for t in trials:
-        item = dataclasses.asdict(t) if dataclasses.is_dataclass(t) else dict(vars(t))
+        item = dataclasses.asdict(t) if _is_instance(t) else dict(vars(t))
         out.append(item)
     return out
 
