@@ -2,32 +2,35 @@
 
 Usage::
 
-    python benchmarks/bench_train_step.py [--quick] [--json out.json] [--configs small,deep]
-                                          [--threads N] [--no-extras]
+    python benchmarks/bench_train_step.py                  # the table (≤ 8 minutes on 2 cores)
+    python benchmarks/bench_train_step.py --quick          # smoke run (about a minute)
+    python benchmarks/bench_train_step.py --configs small,deep50 --threads 1 --rounds 5
 
-All libraries are timed in one process and one run, interleaved step by step (the order rotates
-every round), so machine noise hits them alike; the numbers reported are medians over many steps
-after a warm-up, and the ratios come from the same run. Configurations (ReLU MLPs, softmax
-cross-entropy, float32, one fixed random batch):
+Each number is measured in a fresh process per (library, configuration, optimizer, thread
+count): ``step_worker.py`` imports only the library it times, with ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` set before anything loads. (In one process,
+OpenMP's and OpenBLAS's worker threads spin against each other after every call and the
+libraries slow each other down.) The processes run in rounds, the libraries' order rotating
+from one round to the next; a row reports the **minimum over the rounds of each process's
+median** step time, and its ratios come from those. Configurations (ReLU, softmax cross-entropy,
+float32, one fixed batch, the same Kaiming weights in every library; see ``configs.py``):
 
-    small  784-100-10            batch 128
-    wide   784-1024-1024-10      batch 128
-    deep   784-100×49-10         batch 128   (50 Linear layers: the lecture's deep net)
-    big    4096-4096-4096-4096-10 batch 512
+    small      784-100-10               B128
+    deep50     784-100×49-10            B128   (the lecture's 50-layer net)
+    deep50-bn  the same with BatchNorm1d after each hidden Linear (no floor)
+    wide       784-1024-1024-10         B128
+    big        4096×3-10                B512
 
-each with SGD (momentum 0.9) and with Adam. Also measured: the overhead of a chain of 1000 tiny
-adds (forward + backward), a Hessian-vector product against a gradient on the small MLP, and the
-time of ``import mlplab`` in a fresh interpreter.
-
-PyTorch runs with ``torch.set_num_threads`` equal to NumPy's BLAS thread count (``--threads``
-sets both); without torch its columns are skipped with a note. Nothing here patches mlplab:
-the benchmark measures the library as it is.
+with SGD (momentum 0.9) and Adam, at 1 thread and at all cores. Also: a GEMM table (GF/s of
+NumPy's and PyTorch's matmul on each step's shapes, ``gemm_worker.py``), ``fit`` per batch,
+the Hessian-vector product against a gradient, tiny-op overhead and ``import mlplab``. The
+environment (CPU model, ISA flags, NumPy/BLAS/PyTorch versions) goes into the JSON, by default
+``benchmarks/results/bench-<time>.json`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -35,271 +38,234 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import threadpoolctl
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from configs import (  # noqa: E402
+    CONFIGS,
+    GOAL_VS_FLOOR,
+    GOAL_VS_TORCH_1,
+    GOAL_VS_TORCH_N,
+)
 
-from numpy_floor import FloorMLP  # noqa: E402
-
-import mlplab  # noqa: E402
-from mlplab import nn  # noqa: E402
-
-try:
-    from mlplab.optim import SGD, Adam
-except ImportError:  # the package's __init__ may not exist yet while optim is being written
-    from mlplab.optim.adam import Adam
-    from mlplab.optim.sgd import SGD
-
-try:
-    import torch
-except ImportError:
-    torch = None
-
-CONFIGS: dict[str, dict[str, Any]] = {
-    # sizes, batch, (warm-up, timed steps), (quick warm-up, quick steps)
-    "small": dict(sizes=[784, 100, 10], batch=128, steps=(10, 200), quick=(3, 20)),
-    "wide": dict(sizes=[784, 1024, 1024, 10], batch=128, steps=(3, 30), quick=(1, 4)),
-    "deep": dict(sizes=[784] + [100] * 49 + [10], batch=128, steps=(5, 60), quick=(2, 6)),
-    "big": dict(sizes=[4096] * 4 + [10], batch=512, steps=(1, 5), quick=(1, 2)),
-}
-GOALS_VS_TORCH = {"small": 0.8, "deep": 0.8, "wide": 1.0, "big": 1.0}
-GOAL_VS_FLOOR = 1.3
-LR = {"sgd": 0.01, "adam": 1e-3}
-MOMENTUM = 0.9
+LIBS = ("mlplab", "torch", "floor")
+OPTS = ("sgd", "adam")
 
 
-# ------------------------------------------------------------------------------------- helpers
-
-
-def make_weights(sizes: list[int], seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Kaiming-normal weights (in, out) and small uniform biases, float32."""
-    rng = np.random.default_rng(seed)
-    weights, biases = [], []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        w = rng.standard_normal((n_in, n_out), dtype=np.float32) * np.float32(np.sqrt(2 / n_in))
-        weights.append(w)
-        biases.append(rng.uniform(-0.01, 0.01, n_out).astype(np.float32))
-    return weights, biases
-
-
-def make_batch(n_in: int, batch: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((batch, n_in), dtype=np.float32), rng.integers(0, 10, batch)
-
-
-def make_mlplab_step(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, opt: str
-) -> Callable[[], float]:
-    """The training step as an mlplab user writes it (PyTorch habits, library defaults)."""
-    sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
-    model = nn.MLP(sizes[0], sizes[-1], width=sizes[1:-1], depth=len(weights), rng=0)
-    for layer, w, b in zip(model.layers, weights, biases, strict=True):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
-    if opt == "sgd":
-        optimizer = SGD(model.parameters(), lr=LR["sgd"], momentum=MOMENTUM)
-    else:
-        optimizer = Adam(model.parameters(), lr=LR["adam"])
-    loss_fn = nn.CrossEntropyLoss()
-    tx = mlplab.Tensor(x)
-
-    def step() -> float:
-        optimizer.zero_grad()
-        loss = loss_fn(model(tx), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step
-
-
-def make_floor_step(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, opt: str
-) -> Callable[[], float]:
-    floor = FloorMLP(weights, biases, x.shape[0], opt, lr=LR[opt], momentum=MOMENTUM)
-    return lambda: floor.step(x, y)
-
-
-def make_torch_step(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, opt: str
-) -> Callable[[], float]:
-    from torch_baseline import make_torch_step as make
-
-    step, _ = make(weights, biases, x, y, opt, lr=LR[opt], momentum=MOMENTUM)
-    return step
-
-
-def interleaved(
-    fns: dict[str, Callable[[], Any]], warmup: int, steps: int, best: dict[str, float] | None = None
-) -> tuple[dict[str, float], dict[str, list[Any]]]:
-    """Warm every function up, then time them one call each per round, rotating the order.
-
-    Returns the median seconds per call and the first values each returned (for a sanity check);
-    fills ``best`` with the fastest call of each (robust when other processes preempt ours).
-    """
-    names = list(fns)
-    first: dict[str, list[Any]] = {name: [] for name in names}
-    for name in names:
-        for _ in range(warmup):
-            first[name].append(fns[name]())
-    times: dict[str, list[float]] = {name: [] for name in names}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a collection in the middle of one library's step would bill it to that one
+def cpu_count() -> int:
     try:
-        for r in range(steps):
-            for k in range(len(names)):
-                name = names[(r + k) % len(names)]
-                start = time.perf_counter()
-                fns[name]()
-                times[name].append(time.perf_counter() - start)
-            if r % 10 == 9:
-                gc.collect()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    if best is not None:
-        best.update({name: min(t) for name, t in times.items()})
-    return {name: statistics.median(t) for name, t in times.items()}, first
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
-# ---------------------------------------------------------------------------- the measurements
+def worker_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    src = HERE.parent / "src"
+    env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
 
 
-def bench_train_steps(configs: list[str], quick: bool) -> list[dict[str, Any]]:
+def run_worker(script: str, args: list[str], threads: int, timeout: float = 600) -> dict[str, Any]:
+    """Run a worker in a fresh interpreter and return its JSON line (or the error)."""
+    cmd = [sys.executable, str(HERE / script), *args, "--threads", str(threads)]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, env=worker_env(threads), timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s: {' '.join(cmd[1:])}"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def train_steps(
+    configs: list[str], threads: list[int], rounds: int, libs: list[str], quick: bool
+) -> list[dict[str, Any]]:
+    """Every (config, opt, threads) with every library, one process each, ``rounds`` times."""
+    jobs = [(c, o, t) for c in configs for o in OPTS for t in threads]
+    medians: dict[tuple[str, str, str, int], list[float]] = {}
+    notes: dict[tuple[str, str, str, int], str] = {}
+    first_loss: dict[tuple[str, str, str, int], float] = {}
+    start = time.perf_counter()
+    for r in range(rounds):
+        for j, (config, opt, t) in enumerate(jobs):
+            order = libs[(r + j) % len(libs) :] + libs[: (r + j) % len(libs)]
+            for lib in order:
+                key = (lib, config, opt, t)
+                if key in notes:
+                    continue
+                args = ["--lib", lib, "--config", config, "--opt", opt] + ["--quick"] * quick
+                out = run_worker("step_worker.py", args, t)
+                if "median_ms" in out:
+                    medians.setdefault(key, []).append(out["median_ms"])
+                    first_loss[key] = out.get("first")
+                else:
+                    notes[key] = out.get("skipped") or out.get("error", "?")
+        print(f"  round {r + 1}/{rounds} done ({time.perf_counter() - start:.0f} s)", flush=True)
     rows = []
-    for name in configs:
-        cfg = CONFIGS[name]
-        warmup, steps = cfg["quick"] if quick else cfg["steps"]
-        weights, biases = make_weights(cfg["sizes"])
-        x, y = make_batch(cfg["sizes"][0], cfg["batch"])
-        for opt in ("sgd", "adam"):
-            fns = {
-                "mlplab": make_mlplab_step(weights, biases, x, y, opt),
-                "floor": make_floor_step(weights, biases, x, y, opt),
-            }
-            if torch is not None:
-                fns["torch"] = make_torch_step(weights, biases, x, y, opt)
-            fastest: dict[str, float] = {}
-            med, first = interleaved(fns, max(warmup, 1), steps, fastest)
-            # The first step starts from identical weights: the losses must agree.
-            losses = {k: v[0] for k, v in first.items()}
-            spread = max(losses.values()) - min(losses.values())
-            row: dict[str, Any] = {
-                "config": name,
-                "optimizer": opt,
-                "sizes": cfg["sizes"] if name != "deep" else "784-100x49-10",
-                "batch": cfg["batch"],
-                "steps": steps,
-                "ms": {k: v * 1e3 for k, v in med.items()},
-                "ms_min": {k: v * 1e3 for k, v in fastest.items()},
-                "first_loss": losses,
-                "first_loss_spread": spread,
-                "mlplab/floor": med["mlplab"] / med["floor"],
-            }
-            row["min mlplab/floor"] = fastest["mlplab"] / fastest["floor"]
-            if torch is not None:
-                row["mlplab/torch"] = med["mlplab"] / med["torch"]
-                row["floor/torch"] = med["floor"] / med["torch"]
-                row["min mlplab/torch"] = fastest["mlplab"] / fastest["torch"]
-            rows.append(row)
-            print(format_row(row), flush=True)
-            del fns
-            gc.collect()
+    for config, opt, t in jobs:
+        keys = {lib: (lib, config, opt, t) for lib in libs}
+        ms = {lib: min(medians[k]) for lib, k in keys.items() if k in medians}
+        row: dict[str, Any] = {"config": config, "opt": opt, "threads": t, "ms": ms}
+        row["medians_ms"] = {lib: medians.get(k) for lib, k in keys.items()}
+        row["notes"] = {lib: notes[k] for lib, k in keys.items() if k in notes}
+        row["first_loss"] = {lib: first_loss.get(k) for lib, k in keys.items()}
+        for a, b in (("mlplab", "torch"), ("mlplab", "floor"), ("floor", "torch")):
+            if a in ms and b in ms:
+                row[f"{a}/{b}"] = ms[a] / ms[b]
+        rows.append(row)
     return rows
 
 
-def tiny_op_chain(n: int = 1000, repeats: int = 30) -> dict[str, Any]:
-    """n adds on a 1-element tensor, then backward: the per-op cost of the framework."""
-    c = mlplab.Tensor(np.ones(1, np.float32))
+def verdicts(row: dict[str, Any], all_cores: int) -> tuple[str, str]:
+    """'ok'/'MISS' for mlplab/torch and mlplab/floor against issue 14's goals."""
+    config, t = row["config"], row["threads"]
+    vt = row.get("mlplab/torch")
+    goal: float | None
+    if t == 1:
+        goal = GOAL_VS_TORCH_1.get(config)
+    elif config in GOAL_VS_TORCH_N:
+        goal = GOAL_VS_TORCH_N[config]
+    else:
+        goal = row["floor/torch"] + 0.05 if "floor/torch" in row else None
+    ok_t = "" if vt is None or goal is None else ("ok" if vt <= goal else "MISS")
+    vf = row.get("mlplab/floor")
+    ok_f = "" if vf is None else ("ok" if vf <= GOAL_VS_FLOOR else "MISS")
+    return (f"{ok_t} (≤{goal:.2f})" if goal is not None and ok_t else ok_t), ok_f
 
-    def run_mlplab() -> None:
-        x = mlplab.tensor(np.ones(1, np.float32), requires_grad=True)
-        z = x
-        for _ in range(n):
-            z = z + c
-        z.backward()
 
-    fns: dict[str, Callable[[], Any]] = {"mlplab": run_mlplab}
-    if torch is not None:
-        tc = torch.ones(1)
+def fmt(x: float | None, spec: str = "8.2f") -> str:
+    return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0]))
 
-        def run_torch() -> None:
-            x = torch.ones(1, requires_grad=True)
-            z = x
-            for _ in range(n):
-                z = z + tc
-            z.backward()
 
-        fns["torch"] = run_torch
-    med, _ = interleaved(fns, 3, repeats)
-    out: dict[str, Any] = {"n_ops": n, "ms": {k: v * 1e3 for k, v in med.items()}}
-    out["us_per_op"] = {k: v * 1e6 / n for k, v in med.items()}
-    if torch is not None:
-        out["mlplab/torch"] = med["mlplab"] / med["torch"]
+def print_table(rows: list[dict[str, Any]], all_cores: int) -> list[str]:
+    lines = [
+        "| config | opt | threads | mlplab ms | torch ms | floor ms | mlplab/torch | "
+        "mlplab/floor | floor/torch |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ms = row["ms"]
+        ok_t, ok_f = verdicts(row, all_cores)
+        lines.append(
+            f"| {row['config']} | {row['opt']} | {row['threads']} | {fmt(ms.get('mlplab'))} | "
+            f"{fmt(ms.get('torch'))} | {fmt(ms.get('floor'))} | "
+            f"{fmt(row.get('mlplab/torch'), '4.2f')} {ok_t} | "
+            f"{fmt(row.get('mlplab/floor'), '4.2f')} {ok_f} | "
+            f"{fmt(row.get('floor/torch'), '4.2f')} |"
+        )
+        for lib, note in row["notes"].items():
+            lines.append(f"|   | {lib}: {note} |")
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+# ------------------------------------------------------------------------------------ extras
+
+
+def gemm_table(configs: list[str], threads: list[int], quick: bool) -> dict[str, Any]:
+    """GF/s per shape, NumPy and PyTorch, one process per (library, threads)."""
+    out: dict[str, Any] = {}
+    for t in threads:
+        for lib in ("numpy", "torch"):
+            args = ["--lib", lib, "--configs", ",".join(configs)] + ["--quick"] * quick
+            out[f"{lib}@{t}"] = run_worker("gemm_worker.py", args, t)
+    lines = ["| config | product | m×k×n | " + " | ".join(f"{k} GF/s" for k in out) + " |"]
+    lines.append("|---" * (3 + len(out)) + "|")
+    first = next((v for v in out.values() if "rows" in v), None)
+    for i, base in enumerate(first["rows"] if first else []):
+        cells = [f"{v['rows'][i]['gflops']:.0f}" if "rows" in v else "-" for v in out.values()]
+        lines.append(
+            f"| {base['config']} | {base['role']} | {base['m']}×{base['k']}×{base['n']} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    print("\n".join(lines), flush=True)
+    out["table"] = lines
     return out
 
 
-def hvp_vs_grad(repeats: int = 40) -> dict[str, Any]:
-    """Time ∇L and (∇²L)v on the small MLP (784-100-10, batch 128), each with its forward."""
-    weights, biases = make_weights([784, 100, 10])
-    x, y = make_batch(784, 128)
-    model = nn.MLP(784, 10, width=100, depth=2, rng=0)
-    for layer, w, b in zip(model.layers, weights, biases, strict=True):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
-    params = list(model.parameters())
-    rng = np.random.default_rng(2)
-    vs = [mlplab.Tensor(rng.standard_normal(p.shape).astype(np.float32)) for p in params]
-    loss_fn = nn.CrossEntropyLoss()
-    tx = mlplab.Tensor(x)
-
-    def gradient() -> Any:
-        return mlplab.grad(loss_fn(model(tx), y), params)
-
-    def hvp() -> Any:
-        grads = mlplab.grad(loss_fn(model(tx), y), params, create_graph=True)
-        dot = sum((g * v).sum() for g, v in zip(grads, vs, strict=True))
-        return mlplab.grad(dot, params)
-
-    fns: dict[str, Callable[[], Any]] = {"grad": gradient, "hvp": hvp}
-    if torch is not None:
-        from torch_baseline import torch_mlp
-
-        tm = torch_mlp(weights, biases)
-        tparams = list(tm.parameters())
-        tvs = [torch.from_numpy(v.data.T.copy() if v.ndim == 2 else v.data) for v in vs]
-        txx, tyy = torch.from_numpy(x), torch.from_numpy(y)
-        ce = torch.nn.functional.cross_entropy
-
-        def torch_grad() -> Any:
-            return torch.autograd.grad(ce(tm(txx), tyy), tparams)
-
-        def torch_hvp() -> Any:
-            grads = torch.autograd.grad(ce(tm(txx), tyy), tparams, create_graph=True)
-            dot = sum((g * v).sum() for g, v in zip(grads, tvs, strict=True))
-            return torch.autograd.grad(dot, tparams)
-
-        fns |= {"torch_grad": torch_grad, "torch_hvp": torch_hvp}
-    med, _ = interleaved(fns, 3, repeats)
-    out: dict[str, Any] = {"ms": {k: v * 1e3 for k, v in med.items()}}
-    out["hvp/grad"] = med["hvp"] / med["grad"]
-    if torch is not None:
-        out["torch hvp/grad"] = med["torch_hvp"] / med["torch_grad"]
-    return out
-
-
-def import_time(repeats: int = 7) -> dict[str, Any]:
-    """Median wall time of ``import mlplab`` (and of ``import numpy`` alone) in a fresh process."""
-    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
-    env = dict(os.environ)
-    src = str(Path(mlplab.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+def extras(threads: list[int], rounds: int, quick: bool, ms: dict[tuple, float]) -> dict[str, Any]:
     result: dict[str, Any] = {}
+    # fit: seconds per batch over an epoch of 16 batches, against the bare step of the table
+    fit_rows = []
+    for config in ("small", "deep50"):
+        for opt in OPTS:
+            for t in threads:
+                runs = [
+                    run_worker(
+                        "step_worker.py",
+                        ["--lib", "mlplab", "--what", "fit", "--config", config, "--opt", opt]
+                        + ["--quick"] * quick,
+                        t,
+                    )
+                    for _ in range(max(1, rounds // 2))
+                ]
+                good = [r["median_ms"] for r in runs if "median_ms" in r]
+                step = ms.get(("mlplab", config, opt, t))
+                row = {"config": config, "opt": opt, "threads": t, "step_ms": step}
+                row["fit_ms"] = min(good, default=None)
+                if good and step:
+                    row["fit/step"] = min(good) / step
+                fit_rows.append(row)
+                print(
+                    f"fit {config} {opt} {t} thr: {fmt(row['fit_ms'])} ms/batch "
+                    f"(bare step {fmt(step)}; fit/step {fmt(row.get('fit/step'), '4.2f')})",
+                    flush=True,
+                )
+    result["fit"] = fit_rows
+    hv = {}
+    for lib in ("mlplab", "torch"):
+        hv[lib] = run_worker(
+            "step_worker.py", ["--lib", lib, "--what", "hvp"] + ["--quick"] * quick, 1
+        )
+    result["hvp"] = hv
+    print(
+        "HVP on 784-100-10 B128, 1 thread: "
+        + ", ".join(f"{lib} hvp/grad {fmt(v.get('hvp/grad'), '4.2f')}" for lib, v in hv.items())
+        + " (goal ≤ 4)",
+        flush=True,
+    )
+    tiny = {}
+    for lib in ("mlplab", "torch"):
+        tiny[lib] = run_worker(
+            "step_worker.py", ["--lib", lib, "--what", "tiny"] + ["--quick"] * quick, 1
+        )
+    result["tiny"] = tiny
+    print(
+        "tiny ops (1000 adds, forward+backward): "
+        + ", ".join(f"{lib} {v.get('median_ms', 0):.2f} ms" for lib, v in tiny.items()),
+        flush=True,
+    )
+    result["import"] = import_time(3 if quick else 7)
+    print(
+        f"import: numpy {result['import']['numpy']:.3f} s, "
+        f"mlplab {result['import']['mlplab']:.3f} s (goal < 0.3 s)",
+        flush=True,
+    )
+    sweep = HERE / "bench_sweep.py"
+    result["sweep"] = (
+        f"run python {sweep.relative_to(HERE.parent)}" if sweep.exists() else "not yet"
+    )
+    return result
+
+
+def import_time(repeats: int) -> dict[str, float]:
+    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+    out = {}
     for module in ("numpy", "mlplab"):
         times = []
         for _ in range(repeats):
@@ -307,138 +273,131 @@ def import_time(repeats: int = 7) -> dict[str, Any]:
                 [sys.executable, "-c", code.format(m=module)],
                 capture_output=True,
                 text=True,
-                env=env,
+                env=worker_env(1),
                 check=True,
             )
             times.append(float(done.stdout.strip()))
-        result[f"import {module} s"] = statistics.median(times)
-    heavy = subprocess.run(
-        [sys.executable, "-c", "import sys, mlplab; print(' '.join(sorted(sys.modules)))"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout.split()
-    result["heavy modules loaded"] = [
-        m
-        for m in ("scipy", "matplotlib", "torch", "numba", "numexpr", "pandas", "tqdm")
-        if m in heavy
-    ]
-    return result
+        out[module] = statistics.median(times)
+    return out
 
 
-# ------------------------------------------------------------------------------------- report
+# ------------------------------------------------------------------------------- environment
 
 
-def format_row(row: dict[str, Any]) -> str:
-    ms = row["ms"]
-    torch_ms = f"{ms['torch']:9.2f}" if "torch" in ms else "        -"
-    vs_torch = f"{row['mlplab/torch']:6.2f}" if "mlplab/torch" in row else "     -"
-    goal_t = GOALS_VS_TORCH[row["config"]]
-    ok_t = "" if "mlplab/torch" not in row else ("ok" if row["mlplab/torch"] <= goal_t else "MISS")
-    ok_f = "ok" if row["mlplab/floor"] <= GOAL_VS_FLOOR else "MISS"
-    floor_t = f"{row['floor/torch']:6.2f}" if "floor/torch" in row else "     -"
-    return (
-        f"{row['config']:6} {row['optimizer']:5} {ms['mlplab']:9.2f} {torch_ms} "
-        f"{ms['floor']:9.2f}  {vs_torch} (≤{goal_t:.1f} {ok_t:4}) "
-        f"{row['mlplab/floor']:6.2f} (≤{GOAL_VS_FLOOR} {ok_f:4})  {floor_t}  | min-based: "
-        f"{row.get('min mlplab/torch', float('nan')):5.2f} {row['min mlplab/floor']:5.2f}"
+def environment() -> dict[str, Any]:
+    """CPU model, ISA flags and library versions (asked of a fresh NumPy process)."""
+    model, flags = platform.processor(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+              "avx512_bf16", "amx_tile"}  # fmt: skip
+    isa = sorted(flags & wanted)
+    probe = (
+        "import json, numpy, threadpoolctl; print(json.dumps({'numpy': numpy.__version__, "
+        "'blas': [{k: i.get(k) for k in ('internal_api', 'version', 'architecture', "
+        "'num_threads', 'filepath')} for i in threadpoolctl.threadpool_info()]}))"
+    )
+    np_info = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
     )
 
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
 
-HEADER = (
-    "config opt   mlplab ms  torch ms  floor ms  mlplab/torch     mlplab/floor      floor/torch"
-    "  | min-based: mlplab/torch mlplab/floor\n" + "-" * 132
-)
-
-
-def environment(threads: int) -> dict[str, Any]:
-    blas = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     return {
+        "cpu": model,
+        "isa": isa,
+        "cores": cpu_count(),
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": None if torch is None else torch.__version__,
-        "mlplab": mlplab.__version__,
-        "threads": threads,
-        "blas": [
-            {k: b.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-            for b in blas
-        ],
+        **np_info,
+        "torch": version("torch"),
+        "mlplab": version("mlplab"),
+        "threadpoolctl": version("threadpoolctl"),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
-        "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few steps: a fast smoke run")
-    parser.add_argument("--json", type=Path, help="write the results to this JSON file")
-    parser.add_argument(
-        "--configs",
-        default="small,wide,deep,big",
-        help="comma-separated subset of " + ",".join(CONFIGS),
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="BLAS and torch threads (default: NumPy's BLAS count)",
-    )
-    parser.add_argument("--no-extras", action="store_true", help="skip tiny ops, HVP and import")
+    parser.add_argument("--quick", action="store_true", help="few steps, 1 round: a smoke run")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset")
+    parser.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 [1,all cores]")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of processes [3]")
+    parser.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset")
+    parser.add_argument("--json", type=Path, help="[benchmarks/results/bench-<time>.json]")
+    parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM table")
+    parser.add_argument("--no-extras", action="store_true", help="skip fit, HVP, tiny, import")
     args = parser.parse_args(argv)
     configs = [c for c in args.configs.split(",") if c]
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown:
-        parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    bad = [c for c in configs if c not in CONFIGS]
+    if bad:
+        parser.error(f"--configs: unknown {bad}; choose from {list(CONFIGS)}")
+    libs = [lib for lib in args.libs.split(",") if lib]
+    if any(lib not in LIBS for lib in libs):
+        parser.error(f"--libs: unknown {libs}; choose from {list(LIBS)}")
+    if args.threads is None:
+        threads = sorted({1, cpu_count()})
+    else:
+        try:
+            threads = sorted({int(t) for t in args.threads.split(",")})
+        except ValueError:
+            parser.error(f"--threads: expected integers like 1,2, got {args.threads!r}")
+        if threads[0] < 1:
+            parser.error(f"--threads: each count must be >= 1, got {args.threads!r}")
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    if rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {rounds}")
+    if "torch" in libs and metadata_missing("torch"):
+        print("note: torch is not installed: its columns are skipped")
+        libs.remove("torch")
 
-    if args.threads is not None:
-        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
-    blas = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    threads = args.threads or (blas[0]["num_threads"] if blas else 1)
-    if torch is not None:
-        torch.set_num_threads(threads)
-    env = environment(threads)
+    env = environment()
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in env["blas"])
     print(
-        f"numpy {env['numpy']} ({env['blas']}), torch {env['torch']}, threads {threads}, "
-        f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, load {env['loadavg_start']}"
+        f"{env['cpu']} ({', '.join(env['isa'])}; {env['cores']} cores), numpy {env['numpy']} "
+        f"({blas}), "
+        f"torch {env['torch']}, load {env['loadavg_start']}",
+        flush=True,
     )
-    if torch is None:
-        print("note: torch is not installed: the PyTorch columns are skipped")
-    print(HEADER)
-    results: dict[str, Any] = {"environment": env, "quick": args.quick}
-    results["train_step"] = bench_train_steps(configs, args.quick)
+    results: dict[str, Any] = {"environment": env, "quick": args.quick, "rounds": rounds}
+    start = time.perf_counter()
+    rows = train_steps(configs, threads, rounds, libs, args.quick)
+    results["train_step"] = rows
+    results["table"] = print_table(rows, cpu_count())
+    if not args.no_gemm:
+        results["gemm"] = gemm_table(configs, threads, args.quick)
     if not args.no_extras:
-        chain = tiny_op_chain(repeats=10 if args.quick else 30)
-        results["tiny_op_chain"] = chain
-        print(
-            f"\ntiny ops: {chain['n_ops']} adds on a 1-element tensor, forward+backward: "
-            + ", ".join(
-                f"{k} {v:.2f} ms ({chain['us_per_op'][k]:.1f} µs/op)"
-                for k, v in chain["ms"].items()
-            )
-            + (f"; mlplab/torch {chain['mlplab/torch']:.2f}" if "mlplab/torch" in chain else "")
-        )
-        hv = hvp_vs_grad(repeats=10 if args.quick else 40)
-        results["hvp"] = hv
-        print(
-            "HVP on 784-100-10 B128: "
-            + ", ".join(f"{k} {v:.2f} ms" for k, v in hv["ms"].items())
-            + f"; mlplab hvp/grad {hv['hvp/grad']:.2f} (goal ≤ 4)"
-            + (f", torch hvp/grad {hv['torch hvp/grad']:.2f}" if "torch hvp/grad" in hv else "")
-        )
-        imp = import_time(repeats=3 if args.quick else 7)
-        results["import"] = imp
-        print(
-            f"import: numpy {imp['import numpy s']:.3f} s, mlplab {imp['import mlplab s']:.3f} s "
-            f"(goal < 0.3 s); heavy modules loaded: {imp['heavy modules loaded'] or 'none'}"
-        )
-    results["environment"]["loadavg_end"] = os.getloadavg()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
-        print(f"wrote {args.json}")
+        ms = {("mlplab", r["config"], r["opt"], r["threads"]): r["ms"].get("mlplab") for r in rows}
+        results["extras"] = extras(threads, rounds, args.quick, ms)
+    env["loadavg_end"] = os.getloadavg()
+    results["wall_s"] = time.perf_counter() - start
+    path = args.json or HERE / "results" / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2, default=float))
+    tmp.replace(path)
+    print(f"wrote {path} ({results['wall_s']:.0f} s)")
     return 0
+
+
+def metadata_missing(dist: str) -> bool:
+    try:
+        metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return True
+    return False
 
 
 if __name__ == "__main__":

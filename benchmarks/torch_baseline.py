@@ -19,8 +19,11 @@ import torch
 __all__ = ["make_torch_step", "torch_mlp"]
 
 
-def torch_mlp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> torch.nn.Sequential:
-    """Build ``Linear, ReLU, …, Linear`` with the given (in, out) weights and biases."""
+def torch_mlp(
+    weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], bn: bool = False
+) -> torch.nn.Sequential:
+    """Build ``Linear, ReLU, …, Linear`` with the given (in, out) weights and biases
+    (``Linear, BatchNorm1d, ReLU, …`` with ``bn``)."""
     layers: list[torch.nn.Module] = []
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         linear = torch.nn.Linear(w.shape[0], w.shape[1])
@@ -29,6 +32,8 @@ def torch_mlp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> to
             linear.bias.copy_(torch.from_numpy(b))
         layers.append(linear)
         if i < len(weights) - 1:
+            if bn:
+                layers.append(torch.nn.BatchNorm1d(w.shape[1]))
             layers.append(torch.nn.ReLU())
     return torch.nn.Sequential(*layers)
 
@@ -41,9 +46,10 @@ def make_torch_step(
     optimizer: str,
     lr: float,
     momentum: float = 0.9,
+    bn: bool = False,
 ) -> tuple[Callable[[], float], torch.nn.Sequential]:
     """Return ``step() -> loss`` (one training step on the fixed batch) and the model."""
-    model = torch_mlp(weights, biases)
+    model = torch_mlp(weights, biases, bn)
     if optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     else:

@@ -61,6 +61,7 @@ from .ops import (
     transpose,
     where,
 )
+from .parallel import get_num_threads, set_num_threads
 from .random import manual_seed
 from .tensor import DEFAULT_DTYPE, Tensor, tensor
 
@@ -87,7 +88,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Tensor", "tensor", "DEFAULT_DTYPE", "functional", "nn", "optim", "init", "data",
-    "save", "load", "random", "manual_seed",
+    "save", "load", "random", "manual_seed", "set_num_threads", "get_num_threads",
     "backward", "grad", "hvp", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "add", "subtract", "multiply", "divide", "negative", "power",
