@@ -3,9 +3,9 @@
 Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
 
 The notebooks live in ``../notebooks`` (stored without outputs) and are copied here before the
-build; myst-nb executes those that have no outputs ("auto"), so a copy already executed (the
-tests execute them once with nbclient and point ``MLPLAB_NOTEBOOKS`` at the executed copies) is
-rendered as it is, without running twice.
+build; myst-nb executes them (cached in ``_build/.jupyter_cache`` until a notebook changes). With
+``MLPLAB_NOTEBOOKS`` set to a folder of notebooks *already executed* (the tests execute them once
+with nbclient), those are copied instead and rendered as they are, without running twice.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ autosummary_generate = False  # api_pages writes the pages itself, from api_modu
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 
-# Notebooks: execute those without outputs, each cell within the timeout, failures fail the build.
-nb_execution_mode = "auto"
+# Notebooks: executed here (cached) unless given already executed; each cell within the timeout;
+# a cell that raises fails the build.
+EXECUTED_NOTEBOOKS = os.environ.get("MLPLAB_NOTEBOOKS")
+nb_execution_mode = "off" if EXECUTED_NOTEBOOKS else "cache"
 nb_execution_timeout = 180
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
@@ -64,7 +66,7 @@ nb_merge_streams = True
 
 def _copy_notebooks() -> None:
     """Mirror the notebooks into ``notebooks/`` here (Sphinx reads only its source folder)."""
-    source = Path(os.environ.get("MLPLAB_NOTEBOOKS", HERE.parent / "notebooks"))
+    source = Path(EXECUTED_NOTEBOOKS or HERE.parent / "notebooks")
     target = HERE / "notebooks"
     target.mkdir(exist_ok=True)
     wanted = {p.name: p for p in sorted(source.glob("*.ipynb"))}
