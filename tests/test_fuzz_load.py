@@ -20,7 +20,7 @@ import mlplab
 
 SCALE = int(os.environ.get("MLPLAB_FUZZ_SCALE", "1"))
 FUZZ = settings(
-    max_examples=250 * SCALE,
+    max_examples=150 * SCALE,
     deadline=None,
     derandomize=SCALE == 1,  # CI: the same examples every run
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -95,7 +95,10 @@ def test_random_bytes(tmp_path, data):
 
 @FUZZ
 @given(state=states(), data=st.data())
-def test_valid_files_load_exactly_and_mutations_never_escape_the_contract(tmp_path, state, data):
+def test_valid_files_load_exactly_and_mutations_never_escape_the_contract(
+    tmp_path, monkeypatch, state, data
+):
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # durability is not the point; speed is
     path = tmp_path / "x.safetensors"
     mlplab.save(state, path, metadata={"note": "fuzz"})
     _same(_load(path), state)

@@ -39,6 +39,10 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = "mlplab-checkpoint-1"
 _JSON_KEYS = ("config", "optimizer", "loader", "scheduler", "epoch", "step", "history")
+# what decoding or restoring a damaged file's values can raise (RecursionError is a
+# RuntimeError: JSON nested too deep; OverflowError: int(inf)); found by fuzzing
+_DAMAGE = (KeyError, IndexError, ValueError, TypeError, AttributeError, RuntimeError,
+           OverflowError)  # fmt: skip
 
 
 class CheckpointError(ValueError):
@@ -185,7 +189,7 @@ class Checkpoint:
                 raise CheckpointError(f"checkpoint {self.path} holds no {what} state")
             try:
                 target.load_state_dict(state)
-            except (RuntimeError, ValueError, TypeError, KeyError) as err:
+            except _DAMAGE as err:
                 raise CheckpointError(
                     f"checkpoint {self.path}: cannot restore the {what}: {_one_line(err)}"
                 ) from None
@@ -201,6 +205,18 @@ def _optimizer_state(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> di
         _, index, key = name.split("/", 2)
         state.setdefault(int(index), {})[key] = array
     return {k: v for k, v in meta.items() if k != "state"} | {"state": state}
+
+
+def _check_kinds(values: dict[str, Any]) -> None:
+    """Refuse decoded metadata of the wrong JSON kind before anything uses it."""
+    for key in ("config", "optimizer", "loader", "scheduler", "history"):
+        optional = key in ("loader", "scheduler") and values[key] is None
+        if not optional and not isinstance(values[key], dict):
+            raise ValueError(f"{key} must be a JSON object, got {type(values[key]).__name__}")
+    for key in ("epoch", "step"):
+        value = values[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{key} must be an int >= 0, got {str(value)[:40]}")
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -221,6 +237,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path} is not an mlplab checkpoint (no '{FORMAT}' format tag)")
     try:
         values = {key: json.loads(metadata[key]) for key in _JSON_KEYS}
+        _check_kinds(values)
         model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
         opt_tensors = {k: v for k, v in tensors.items() if k.startswith("optimizer/")}
         return Checkpoint(
@@ -234,5 +251,5 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             step=int(values["step"]),
             history=History.from_dict(values["history"]),
         )
-    except (KeyError, ValueError, TypeError, AttributeError) as err:
+    except _DAMAGE as err:
         raise CheckpointError(f"checkpoint {path} is damaged: {_one_line(err)}") from None

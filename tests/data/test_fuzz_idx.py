@@ -21,7 +21,7 @@ from mlplab.data.idx import IDX_DTYPES
 
 SCALE = int(os.environ.get("MLPLAB_FUZZ_SCALE", "1"))
 FUZZ = settings(
-    max_examples=250 * SCALE,
+    max_examples=150 * SCALE,
     deadline=None,
     derandomize=SCALE == 1,  # CI: the same examples every run
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

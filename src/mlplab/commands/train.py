@@ -185,7 +185,7 @@ def _resume_config(out: Path, given: dict[str, Any]) -> tuple[dict[str, Any], An
         raise UsageError(f"--resume: no checkpoint in {out} (expected {path})")
     saved = load_checkpoint(path)
     config = saved.config
-    if not config or "flags" not in config:
+    if not config or not isinstance(config.get("flags"), dict):
         raise UsageError(f"--resume: {path} holds no mlplab train config")
     wanted = make_config(config["flags"] | given)
     for key in sorted(set(wanted) | set(config)):
@@ -286,8 +286,8 @@ def run(args: argparse.Namespace) -> int:
             config=config,
             progress=not args.quiet and sys.stderr.isatty(),
         )
-    test_loss, test_acc = evaluate(model, test_loader)
-    train_loss, train_acc = evaluate(model, DataLoader(train_set, batch_size=1000))
+    test_loss, test_acc = evaluate(model, test_loader, optimizer=optimizer)
+    train_loss, train_acc = evaluate(model, DataLoader(train_set, batch_size=1000), None, optimizer)
     summary = {
         "test_accuracy": test_acc, "test_loss": test_loss,
         "train_accuracy": train_acc, "train_loss": train_loss,
