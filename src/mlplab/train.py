@@ -4,11 +4,13 @@ One training step is minibatch SGD as the lecture writes it, with any optimizer:
 
     loss = ℓ(h_θ(X_B), y_B) (mean over the batch);  g = ∇_θ loss;  θ ← optimizer(θ, g)
 
-Optimizers that must evaluate the loss at other points get a closure: the lecture's Nesterov
-(gradient at θ − αu) gets PyTorch's convention (zero the gradients, compute the loss, call
-``backward``, return the loss); Newton, which differentiates the loss twice itself, gets a
-closure that returns the loss with its graph and does not call ``backward``. Every other
-optimizer gets the plain ``zero_grad(); loss.backward(); step()`` sequence.
+Each optimizer declares what its ``step`` needs in ``closure_kind`` (a subclass inherits it):
+``"backward"`` (the lecture's Nesterov, gradient at θ − αu) gets PyTorch's closure (zero the
+gradients, compute the loss, call ``backward``, return the loss); ``"graph"`` (Newton, which
+differentiates the loss twice itself) a closure that returns the loss with its graph without
+calling ``backward``; ``"none"`` (every other) the plain ``zero_grad(); loss.backward(); step()``.
+Validation scores θ inside ``optimizer.at_theta()`` (the closure-free Nesterov keeps φ = θ − αu in
+the parameters).
 
 ``fit`` saves a checkpoint after every epoch when given a ``checkpoint_dir`` (see
 :mod:`mlplab.checkpoint`), and with ``resume=True`` continues from it: the weights, the optimizer
@@ -18,6 +20,7 @@ exactly the numbers an uninterrupted run would have produced.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,10 +36,7 @@ from .tensor import Tensor
 
 __all__ = ["History", "TrainState", "Callback", "DivergenceError", "evaluate", "fit"]
 
-#: Optimizers whose ``step`` needs a closure (they evaluate the loss at other points).
-CLOSURE_OPTIMIZERS = frozenset({"Nesterov", "Newton"})
-#: Those whose closure must return the loss with its graph and not call backward.
-GRAPH_CLOSURE_OPTIMIZERS = frozenset({"Newton"})
+_CLOSURE_KINDS = ("none", "backward", "graph")
 
 
 class DivergenceError(RuntimeError):
@@ -140,7 +140,12 @@ def _default_loss() -> Callable[[Tensor, Tensor], Tensor]:
     return CrossEntropyLoss()  # type: ignore[no-any-return]
 
 
-def evaluate(model: Any, loader: Iterable[Any], loss: Callable[..., Tensor] | None = None):
+def evaluate(
+    model: Any,
+    loader: Iterable[Any],
+    loss: Callable[..., Tensor] | None = None,
+    optimizer: Any = None,
+):
     """Return (mean loss, accuracy) of ``model`` over every batch of ``loader``.
 
     Runs under ``no_grad`` with ``model.eval()``, and restores the model's mode afterwards. The
@@ -151,6 +156,9 @@ def evaluate(model: Any, loader: Iterable[Any], loss: Callable[..., Tensor] | No
         model: a Module mapping (m, n) inputs to (m, k) logits.
         loader: yields ``(x, y)`` batches (a :class:`~mlplab.data.DataLoader`).
         loss: a loss module taking (logits, labels) with mean reduction; cross-entropy if None.
+        optimizer: the model's optimizer, if its parameters may hold another point than θ: the
+            model is scored inside ``optimizer.at_theta()`` (the closure-free Nesterov holds
+            φ = θ − αu); the parameters are as before afterwards.
 
     Examples:
         >>> import numpy as np
@@ -168,8 +176,10 @@ def evaluate(model: Any, loader: Iterable[Any], loss: Callable[..., Tensor] | No
     was_training = getattr(model, "training", True)
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
+    at_theta = getattr(optimizer, "at_theta", None)
+    scope = at_theta() if at_theta is not None else contextlib.nullcontext()
     try:
-        with no_grad():
+        with no_grad(), scope:
             for x, y in loader:
                 logits = model(x)
                 n = len(y.data)
@@ -183,17 +193,40 @@ def evaluate(model: Any, loader: Iterable[Any], loss: Callable[..., Tensor] | No
     return total_loss / count, correct / count
 
 
+def closure_kind(optimizer: Any) -> str:
+    """What the optimizer's ``step`` needs: its ``closure_kind`` (``"none"``, ``"backward"`` or
+    ``"graph"``; see :class:`~mlplab.optim.Optimizer`); an object without one (a wrapper) gets
+    ``"backward"`` if it says ``requires_closure = True``, else ``"none"``.
+
+    Raises:
+        ValueError: for a ``closure_kind`` that is none of the three.
+
+    Examples:
+        >>> from mlplab import optim, Tensor
+        >>> class MyNewton(optim.Newton): ...
+        >>> closure_kind(MyNewton([Tensor([1.0])]))
+        'graph'
+    """
+    kind = getattr(optimizer, "closure_kind", None)
+    if kind is None:
+        kind = "backward" if getattr(optimizer, "requires_closure", False) else "none"
+    if kind not in _CLOSURE_KINDS:
+        raise ValueError(
+            f"fit: {type(optimizer).__name__}.closure_kind must be one of "
+            f"{', '.join(_CLOSURE_KINDS)}, got {kind!r}"
+        )
+    return str(kind)
+
+
 def needs_closure(optimizer: Any) -> bool:
-    """True for optimizers that evaluate the loss themselves (``requires_closure`` or by name)."""
-    flag = getattr(optimizer, "requires_closure", None)
-    if flag is not None:
-        return bool(flag)
-    return type(optimizer).__name__ in CLOSURE_OPTIMIZERS
+    """True for optimizers whose ``step`` takes a closure (``closure_kind`` is not "none")."""
+    return closure_kind(optimizer) != "none"
 
 
 def train_step(model: Any, optimizer: Any, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor):
     """Run one optimizer step on the batch; return (loss value, logits at the current θ)."""
-    if not needs_closure(optimizer):
+    kind = closure_kind(optimizer)
+    if kind == "none":
         optimizer.zero_grad()
         logits = model(x)
         value = loss_fn(logits, y)
@@ -202,7 +235,7 @@ def train_step(model: Any, optimizer: Any, loss_fn: Callable[..., Tensor], x: Te
             optimizer.step()
         return float(value.item()), logits
     seen: list[Tensor] = []
-    calls_backward = type(optimizer).__name__ not in GRAPH_CLOSURE_OPTIMIZERS
+    calls_backward = kind == "backward"
 
     def closure() -> Tensor:
         optimizer.zero_grad()
@@ -299,7 +332,7 @@ def fit(
             cb.on_epoch_begin(state)
         row = _train_epoch(state, train_loader, loss_fn, callbacks, progress)
         if val_loader is not None:
-            row["val_loss"], row["val_accuracy"] = evaluate(model, val_loader, loss_fn)
+            row["val_loss"], row["val_accuracy"] = evaluate(model, val_loader, loss_fn, optimizer)
         row["lr"] = _current_lr(optimizer)
         row["steps"] = state.step
         if scheduler is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -178,7 +179,9 @@ class Nesterov(Optimizer):
     - ``step()`` without a closure: the parameters hold the look-ahead point φ_t = θ_t − αu_t, so
       the gradient of an ordinary training loop is already taken there. The update is the same
       method rewritten for φ: u' = βu + (1−β)∇f(φ); φ ← φ − α(2u' − u). θ_t = φ_t + αu_t. At
-      the start u_0 = 0, so φ_0 = θ_0; both ways visit the same θ (tested).
+      the start u_0 = 0, so φ_0 = θ_0; both ways visit the same θ (tested). To read or score θ,
+      work inside ``with opt.at_theta():`` (the parameters hold θ there, φ again after, bit for
+      bit), or take :meth:`theta`; :func:`~mlplab.train.evaluate` given the optimizer does it.
 
     There is no exact PyTorch counterpart: PyTorch's ``SGD(nesterov=True)`` takes the gradient at
     θ and looks ahead by the momentum part only.
@@ -206,6 +209,7 @@ class Nesterov(Optimizer):
     """
 
     state_fill = {"momentum_buffer": 0.0}
+    closure_kind = "backward"
 
     def __init__(
         self, params: Iterable[Any], lr: float, beta: float = 0.9, *, flat: bool = True
@@ -216,6 +220,58 @@ class Nesterov(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         check_range("Nesterov", "beta", group["beta"], 0.0, 1.0, open_high=True)
+
+    def theta(self) -> list[Any]:
+        """θ = φ + αu for every parameter, as new arrays (the parameters themselves if they hold
+        θ: with a closure, or before the first step).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> w = Tensor(np.array([1.0]))
+            >>> opt = Nesterov([w], lr=1.0, beta=0.5)
+            >>> w.grad = Tensor(np.array([1.0]))
+            >>> opt.step()  # without a closure: w holds φ₁ = θ₁ − αu₁
+            >>> w.data, opt.theta()[0]
+            (array([0.]), array([0.5]))
+        """
+        result = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                entry = self.state.get(p)
+                if self._mode != "lookahead" or entry is None:
+                    result.append(p.data)
+                else:
+                    result.append(p.data + group["lr"] * entry["momentum_buffer"])
+        return result
+
+    @contextlib.contextmanager
+    def at_theta(self) -> Iterator[None]:
+        """Inside the block the parameters hold θ = φ + αu; on leaving, φ again, bit for bit.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> w = Tensor(np.array([1.0]))
+            >>> opt = Nesterov([w], lr=1.0, beta=0.5)
+            >>> w.grad = Tensor(np.array([1.0]))
+            >>> opt.step()
+            >>> with opt.at_theta():
+            ...     print(w.data)
+            [0.5]
+            >>> w.data
+            array([0.])
+        """
+        params = [p for group in self.param_groups for p in group["params"]]
+        saved = [(p, p.data.copy()) for p in params]
+        for p, value in zip(params, self.theta(), strict=True):
+            if value is not p.data:
+                p.data[...] = value
+        try:
+            yield
+        finally:
+            for p, data in saved:
+                p.data[...] = data
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Take one Nesterov step (see the class docstring for the two modes)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from ..autodiff import grad
+from ..autodiff import _FREED, grad
 from ..grad_mode import enable_grad
 from ..ops import concatenate, reshape
 from ..tensor import Tensor
@@ -57,6 +58,27 @@ def conjugate_gradient(
     return x
 
 
+@contextlib.contextmanager
+def _keeping_graphs() -> Iterator[None]:
+    """While inside, ``Tensor.backward`` keeps the graph (as with ``retain_graph=True``).
+
+    Scoped to one closure call; it patches the class attribute, so another thread's backward in
+    the same moment also keeps its graph (more memory for a moment, the same numbers).
+    """
+    original = Tensor.backward
+
+    def backward_keeping_graph(
+        self: Tensor, grad: Any = None, retain_graph: bool = True, create_graph: bool = False
+    ) -> None:
+        original(self, grad, retain_graph=True, create_graph=create_graph)
+
+    Tensor.backward = backward_keeping_graph  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Tensor.backward = original  # type: ignore[method-assign]
+
+
 class Newton(Optimizer):
     """Newton's method on the whole flattened parameter vector θ ∈ Rⁿ::
 
@@ -70,9 +92,13 @@ class Newton(Optimizer):
     ``method="cg"`` never forms it and runs conjugate gradient on Hessian-vector products
     (∇(∇f·v), one backward each), which needs H + λI positive definite.
 
-    Closure contract (differs from PyTorch's): ``step(closure)`` requires a closure that computes
-    and **returns the loss with its graph and does not call backward** — Newton differentiates it
-    twice itself (``create_graph=True``). ``.grad`` is neither read nor written.
+    Closure: ``step(closure)`` needs a closure that returns the loss as a Tensor with its
+    graph; Newton differentiates it twice itself (``create_graph=True``) and reads no ``.grad``.
+    Both closures work: one that only returns the loss (the cheapest, what
+    :func:`~mlplab.train.fit` passes: ``closure_kind = "graph"``), and PyTorch's
+    (``opt.zero_grad(); loss = crit(model(x), y); loss.backward(); return loss``): while the
+    closure runs, ``Tensor.backward`` keeps the graph (``retain_graph=True``), so Newton can go
+    through it again; the ``.grad`` it fills is left as it is.
 
     If the system is singular, indefinite for CG, or gives non-finite numbers, the step raises
     ``RuntimeError`` and leaves the parameters unchanged.
@@ -114,6 +140,8 @@ class Newton(Optimizer):
                 f"group, got {len(self.param_groups)}"
             )
 
+    closure_kind = "graph"
+
     def _check_group(self, group: dict[str, Any]) -> None:
         check_range("Newton", "lr", group["lr"], 0.0)
         if group["lr"] == 0:
@@ -134,17 +162,24 @@ class Newton(Optimizer):
         """
         if closure is None:
             raise RuntimeError(
-                "Newton: step() needs a closure that returns the loss with its graph "
-                "(and does not call backward)"
+                "Newton: step() needs a closure that returns the loss with its graph, e.g. "
+                "opt.step(lambda: loss_fn(model(x), y)) (it may also call loss.backward())"
             )
         group = self.param_groups[0]
         params = group["params"]
         with enable_grad():
-            loss = closure()
+            with _keeping_graphs():
+                loss = closure()
             if not isinstance(loss, Tensor) or not loss.requires_grad:
                 raise RuntimeError(
-                    "Newton: the closure must return the loss as a Tensor with its graph, got "
-                    f"{type(loss).__name__} without one"
+                    "Newton: the closure must return the loss as a Tensor with its graph "
+                    f"(return loss, not loss.item()), got {type(loss).__name__} without one"
+                )
+            if loss.op is _FREED:
+                raise RuntimeError(
+                    "Newton: the closure's backward freed the loss's graph, which Newton needs "
+                    "to differentiate again; call loss.backward() (the Tensor method, whose "
+                    "graph Newton keeps) or do not call backward in the closure"
                 )
             grads = grad(loss, params, create_graph=True, allow_unused=True)
             pieces = [

@@ -19,17 +19,22 @@ A step reads ``p.grad`` and never writes it; parameters whose grad is None are s
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..grad_mode import enable_grad
+from ..parallel import GRAIN, parallel_for
 from ..tensor import Tensor
-from .flat import FlatGroup, can_flatten
+from .flat import CHUNK, FlatGroup, can_flatten
 
-__all__ = ["Optimizer", "check_range"]
+__all__ = ["ClosureKind", "Optimizer", "check_range"]
+
+#: What ``step`` needs from a training loop (see :attr:`Optimizer.closure_kind`).
+ClosureKind = Literal["none", "backward", "graph"]
 
 
 def check_range(
@@ -80,6 +85,12 @@ class Optimizer:
 
     #: state array name -> its initial value (zeros for most moments).
     state_fill: dict[str, float] = {}
+    #: What :func:`~mlplab.train.fit` passes to ``step``, declared by each optimizer (a
+    #: subclass inherits it): ``"none"``, the plain ``zero_grad(); loss.backward(); step()``;
+    #: ``"backward"``, ``step(closure)`` with PyTorch's closure (zero the grads, compute the
+    #: loss, call backward, return the loss); ``"graph"``, ``step(closure)`` with a closure that
+    #: returns the loss with its graph and need not call backward (Newton differentiates it).
+    closure_kind: ClassVar[ClosureKind] = "none"
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any], *, flat: bool = True):
         self.defaults = dict(defaults)
@@ -106,6 +117,26 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+    @contextlib.contextmanager
+    def at_theta(self) -> Iterator[None]:
+        """Inside the block the parameters hold θ, the method's iterate (the point to score).
+
+        For most optimizers they always do and this does nothing; one whose parameters hold
+        another point (the closure-free :class:`~mlplab.optim.Nesterov` keeps φ = θ − αu there)
+        moves them to θ and puts the old values back, bit for bit, on leaving.
+        :func:`~mlplab.train.evaluate` given the optimizer scores inside it.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> w = Tensor(np.array([1.0]))
+            >>> with SGD([w], lr=0.1).at_theta():
+            ...     print(w)
+            tensor([1.], dtype=float64)
+        """
+        yield
 
     # ---------------------------------------------------------------- groups
 
@@ -194,8 +225,14 @@ class Optimizer:
             for p in params:
                 self.state[p]["step"] = t
             state = {name: fg.state_pieces[name] for name in names}
-            pieces = fg.param_pieces
-            self._update(group, pieces, grads, state, [t] * len(pieces), fg.work_pieces)
+            pieces, work = fg.param_pieces, fg.work_pieces
+
+            def update(a: int, b: int) -> None:  # the kernel on pieces a..b-1 (element-wise)
+                cut = {name: s[a:b] for name, s in state.items()}
+                self._update(group, pieces[a:b], grads[a:b], cut, [t] * (b - a), work[a:b])
+
+            # Large groups: the pieces are shared out over mlplab's threads (bit-identical).
+            parallel_for(update, len(pieces), grain=max(1, GRAIN // CHUNK))
             return
         for p in active:
             self.state[p]["step"] += 1
