@@ -34,7 +34,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GRAIN", "get_num_threads", "set_num_threads", "parallel_for", "ufunc", "ranges"]
+__all__ = [
+    "GRAIN", "get_num_threads", "set_num_threads", "worth_cutting", "parallel_for", "ufunc",
+    "ranges",
+]  # fmt: skip
 
 #: fewest elements per thread worth a hand-off (below it a cut costs more than it saves)
 GRAIN = 1 << 16
@@ -105,6 +108,18 @@ def set_num_threads(n: int) -> None:
     threadpool_limits(limits=n, user_api="blas")
 
 
+def worth_cutting(size: int) -> bool:
+    """Tell whether element-wise work on ``size`` elements is cut across threads.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.set_num_threads(1)
+        >>> worth_cutting(10**8)
+        False
+    """
+    return size >= 2 * GRAIN and (_num_threads or get_num_threads()) > 1
+
+
 def _executor() -> Any:
     global _pool
     if _pool is None:
@@ -126,7 +141,7 @@ def ranges(n: int, k: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int = GRAIN) -> None:
+def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int | None = None) -> None:
     """Run ``fn(start, stop)`` over ``range(n)`` cut into one range per thread.
 
     At most :func:`get_num_threads` ranges of at least ``grain`` items each; the calling thread
@@ -135,7 +150,7 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int = GRAIN) -> N
     Args:
         fn: the work on items ``start..stop-1``; it must touch only those items' memory.
         n: the number of items.
-        grain: the fewest items worth a thread.
+        grain: the fewest items worth a thread (:data:`GRAIN` if None).
 
     Raises:
         Exception: the first exception any range raised, after all ranges have finished.
@@ -147,7 +162,7 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int = GRAIN) -> N
         >>> parallel_for(square, 6, grain=2); out
         [0, 1, 4, 9, 16, 25]
     """
-    k = min(get_num_threads(), n // max(grain, 1))
+    k = min(get_num_threads(), n // max(GRAIN if grain is None else grain, 1))
     if k <= 1 or getattr(_local, "inside", False):
         fn(0, n)
         return
@@ -181,7 +196,7 @@ def ufunc(f: np.ufunc, a: Any, b: Any = None, out: Any = None) -> Any:
         >>> ufunc(np.multiply, np.arange(3.0), 2.0)
         array([0., 2., 4.])
     """
-    if _num_threads == 1 or a.size < 2 * GRAIN or not _cuttable(a, a.shape):
+    if not worth_cutting(a.size) or not _cuttable(a, a.shape):
         return f(a) if b is None else f(a, b, out=out)
     scalar = b is None or not isinstance(b, np.ndarray)
     if not scalar and not _cuttable(b, a.shape):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from ..grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .core import Op, apply, as_tensor, broadcast_shape
@@ -84,6 +84,8 @@ class Multiply(Op):
     __slots__ = ()
 
     def forward(self, a: Any, b: Any) -> Any:
+        if parallel.worth_cutting(a.size):  # cut across mlplab's threads (bit-identical)
+            return parallel.ufunc(np.multiply, a, b)
         return a * b
 
     def vjp(self, g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
@@ -230,12 +232,16 @@ class ReLU(Op):
     __slots__ = ()
 
     def forward(self, a: Any) -> Any:
+        if parallel.worth_cutting(a.size):
+            return parallel.ufunc(np.maximum, a, 0)
         return backend.namespace(a).maximum(a, 0)
 
     def vjp(self, g: Tensor, out: Tensor, a: Tensor) -> tuple[Tensor]:
         # out ≠ 0 exactly where a > 0 or a is NaN: one comparison; NumPy multiplies a float
         # array by the boolean mask without a cast pass, in g's dtype.
-        return (apply(_MUL, g, Tensor._make(out.data != 0)),)
+        y = out.data
+        mask = parallel.ufunc(np.not_equal, y, 0) if parallel.worth_cutting(y.size) else y != 0
+        return (apply(_MUL, g, Tensor._make(mask)),)
 
 
 _ADD, _SUB, _MUL, _DIV, _NEG, _POW = Add(), Subtract(), Multiply(), Divide(), Negative(), Power()

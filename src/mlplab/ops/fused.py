@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import backend
+from .. import backend, parallel
 from ..grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .core import Op, apply, as_tensor
@@ -29,7 +29,15 @@ class Affine(Op):
 
     def forward(self, x: Any, w: Any, b: Any) -> Any:
         out = x @ w
-        out += b
+        if not parallel.worth_cutting(out.size) or out.ndim != 2:
+            out += b
+            return out
+
+        def add_bias(start: int, stop: int) -> None:  # rows start..stop-1, element-wise
+            rows = out[start:stop]
+            rows += b
+
+        parallel.parallel_for(add_bias, out.shape[0], grain=-(-parallel.GRAIN // out.shape[1]))
         return out
 
     def vjp(

@@ -26,10 +26,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from .. import parallel
 from ..grad_mode import enable_grad
-from ..parallel import GRAIN, parallel_for
 from ..tensor import Tensor
-from .flat import CHUNK, FlatGroup, can_flatten
+from .flat import FlatGroup, can_flatten
 
 __all__ = ["ClosureKind", "Optimizer", "check_range"]
 
@@ -232,7 +232,8 @@ class Optimizer:
                 self._update(group, pieces[a:b], grads[a:b], cut, [t] * (b - a), work[a:b])
 
             # Large groups: the pieces are shared out over mlplab's threads (bit-identical).
-            parallel_for(update, len(pieces), grain=max(1, GRAIN // CHUNK))
+            grain = max(1, parallel.GRAIN // max(pieces[0].size, 1)) if pieces else 1
+            parallel.parallel_for(update, len(pieces), grain=grain)
             return
         for p in active:
             self.state[p]["step"] += 1
