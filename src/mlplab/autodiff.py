@@ -192,6 +192,13 @@ def backward(
     Raises:
         RuntimeError: for a non-scalar output without ``grad``, a ``grad`` of the wrong shape,
             an output that does not require grad, or a graph already freed.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0], requires_grad=True)
+        >>> backward((x * x).sum())
+        >>> x.grad
+        tensor([2., 4.])
     """
     if not output.requires_grad:
         raise RuntimeError(

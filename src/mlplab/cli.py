@@ -34,7 +34,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the ``mlplab`` parser with every subcommand registered."""
+    """Return the ``mlplab`` parser with every subcommand registered.
+
+    Examples:
+        >>> args = build_parser().parse_args(["train", "--epochs", "2"])
+        >>> args.command, args.epochs
+        ('train', 2)
+    """
     from .commands import evaluate, sweep, train
 
     parser = _Parser(

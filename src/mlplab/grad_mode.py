@@ -26,7 +26,15 @@ state = _State()
 
 
 def is_grad_enabled() -> bool:
-    """Return True when new operations record the graph needed for backward."""
+    """Return True when new operations record the graph needed for backward.
+
+    Examples:
+        >>> is_grad_enabled()
+        True
+        >>> with no_grad():
+        ...     is_grad_enabled()
+        False
+    """
     return state.enabled
 
 
@@ -98,12 +106,29 @@ class no_grad(_GradMode):
     """Run a block or a function without recording a graph (inference, optimizer steps).
 
     Works as ``with no_grad():``, as ``@no_grad()`` and, like PyTorch, as a bare ``@no_grad``.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0], requires_grad=True)
+        >>> with no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
     """
 
     mode = False
 
 
 class enable_grad(_GradMode):
-    """Record a graph inside a ``no_grad`` block (``with``, ``@enable_grad()`` or bare)."""
+    """Record a graph inside a ``no_grad`` block (``with``, ``@enable_grad()`` or bare).
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0], requires_grad=True)
+        >>> with no_grad(), enable_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        True
+    """
 
     mode = True

@@ -18,7 +18,15 @@ __all__ = ["IncompatibleKeys", "load_arrays"]
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` skipped."""
+    """What ``load_state_dict(strict=False)`` skipped.
+
+    Examples:
+        >>> from mlplab.nn import Linear
+        >>> layer = Linear(2, 1, rng=0)
+        >>> state = {"weight": layer.weight.data, "extra": layer.bias.data}
+        >>> layer.load_state_dict(state, strict=False)
+        IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]

@@ -198,7 +198,14 @@ def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
-    """Return ``a`` with a new shape (one entry may be −1), sharing data where NumPy can."""
+    """Return ``a`` with a new shape (one entry may be −1), sharing data where NumPy can.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.reshape(mlplab.tensor([1.0, 2.0, 3.0, 4.0]), 2, -1)
+        tensor([[1., 2.],
+                [3., 4.]])
+    """
     a = as_tensor(a)
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
@@ -228,7 +235,13 @@ def _resolve_shape(old: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, .
 
 
 def transpose(a: Tensor, axes: Any = None) -> Tensor:
-    """Permute the axes of ``a`` (reverse them by default), as ``numpy.transpose``."""
+    """Permute the axes of ``a`` (reverse them by default), as ``numpy.transpose``.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.transpose(mlplab.tensor([[1.0, 2.0, 3.0]])).shape
+        (3, 1)
+    """
     a = as_tensor(a)
     if axes is None:
         axes = tuple(reversed(range(a.data.ndim)))
@@ -296,7 +309,15 @@ def _array_index(index: Any) -> Any:
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:
-    """Return ``a[index]`` (basic or advanced indexing); the gradient scatters back."""
+    """Return ``a[index]`` (basic or advanced indexing); the gradient scatters back.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> mlplab.getitem(x, [0, 0, 2]).sum().backward()
+        >>> x.grad  # index 0 was taken twice
+        tensor([2., 0., 1.])
+    """
     index = _array_index(index)
     try:
         return apply(GetItem(index), a)
@@ -305,7 +326,13 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.concatenate([mlplab.tensor([1.0]), mlplab.tensor([2.0, 3.0])])
+        tensor([1., 2., 3.])
+    """
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
@@ -324,7 +351,14 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
+    """Join tensors of one shape along a new axis.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.stack([mlplab.tensor([1.0, 2.0]), mlplab.tensor([3.0, 4.0])], axis=1)
+        tensor([[1., 3.],
+                [2., 4.]])
+    """
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
@@ -339,7 +373,13 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 def astype(a: Tensor, dtype: Any) -> Tensor:
-    """Return ``a`` converted to ``dtype`` (differentiable between floating dtypes)."""
+    """Return ``a`` converted to ``dtype`` (differentiable between floating dtypes).
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> mlplab.astype(mlplab.tensor([1.5]), np.float64).dtype
+        dtype('float64')
+    """
     dtype = np.dtype(dtype)
     if a.data.dtype == dtype:
         return a
