@@ -197,7 +197,7 @@ class Checkpoint:
             )
         parts: list[tuple[str, Any, Any]] = [
             ("optimizer", optimizer, self.optimizer_state),
-            ("data loader", None, self.loader_state),
+            ("data loader", loader, self.loader_state),
             ("lr scheduler", scheduler, self.scheduler_state),
         ]
         for what, target, state in parts:
