@@ -26,6 +26,8 @@ from typing import Any
 
 __all__ = [
     "RUN_FILES",
+    "split_run_files",
+    "remove_files",
     "write_text",
     "write_json",
     "metric_rows",
@@ -46,6 +48,35 @@ _COLUMNS = (
     "steps",
     "seconds",
 )
+
+
+def split_run_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Return (the run's own files, every other entry) of ``folder``.
+
+    A run's own files are :data:`RUN_FILES` and the temporary files they are written through
+    (``.NAME.*.tmp``); anything else (a user's notes, a subfolder) is "other".
+
+    Examples:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> (d / "config.json").write_text("{}"); (d / "notes.txt").write_text("mine")
+        2
+        4
+        >>> [[p.name for p in part] for part in split_run_files(d)]
+        [['config.json'], ['notes.txt']]
+    """
+    own, other = [], []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        is_tmp = any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in RUN_FILES)
+        (own if entry.is_file() and (name in RUN_FILES or is_tmp) else other).append(entry)
+    return own, other
+
+
+def remove_files(paths: list[Path]) -> None:
+    """Delete these files (those already gone are fine)."""
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> None:

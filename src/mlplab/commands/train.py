@@ -135,6 +135,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     r = p.add_argument_group("run")
     r.add_argument("--out", help="run folder [runs/<date>-<time>]")
     r.add_argument("--resume", action="store_true", help="continue the run in --out")
+    r.add_argument("--overwrite", action="store_true",
+                   help="start afresh in --out, replacing its run files (others stay)")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     r.add_argument("--threads", type=_int_at_least(1),
                    help="BLAS threads [1, or as OMP/OPENBLAS_NUM_THREADS say]: small matrices "
@@ -182,7 +184,10 @@ def _resume_config(out: Path, given: dict[str, Any]) -> tuple[dict[str, Any], An
 
     path = checkpoint_path(out)
     if not path.is_file():
-        raise UsageError(f"--resume: no checkpoint in {out} (expected {path})")
+        hint = ""
+        if (out / "config.json").is_file():
+            hint = "; the run stopped before its first epoch ended: rerun without --resume"
+        raise UsageError(f"--resume: no checkpoint in {out} (expected {path}){hint}")
     saved = load_checkpoint(path)
     config = saved.config
     if not config or not isinstance(config.get("flags"), dict):
@@ -212,6 +217,28 @@ def _resume_config(out: Path, given: dict[str, Any]) -> tuple[dict[str, Any], An
     return config, saved
 
 
+def _fresh_out(out: Path, overwrite: bool) -> list[Path]:
+    """The run files to clear before a fresh run in ``out``; refuse a folder that holds a run.
+
+    A folder of a run that never wrote a checkpoint (it failed in its first epoch) starts
+    afresh; with ``overwrite`` any run does. Files that are not a run's are never touched.
+    """
+    from ..checkpoint import CHECKPOINT_NAME
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    if not out.is_dir():
+        return []
+    own, other = rundir.split_run_files(out)
+    if overwrite or (not other and not (out / CHECKPOINT_NAME).exists()):
+        return own
+    kind = "a run" if (out / CHECKPOINT_NAME).exists() else "files"
+    raise UsageError(
+        f"--out {out} already holds {kind}; pass --resume to continue it, --overwrite to start "
+        "afresh, or choose another --out (nothing was overwritten)"
+    )
+
+
 class _RunFolder(Callback):
     """fit callback: after every epoch, rewrite the metrics files and print the epoch line."""
 
@@ -232,11 +259,13 @@ class _RunFolder(Callback):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mlplab train`` (see :func:`add_parser` for the flags)."""
-    from ..checkpoint import CHECKPOINT_NAME
     from ..data import DataLoader
     from ..train import evaluate, fit
 
     given = _given(args)
+    stale: list[Path] = []
+    if args.resume and getattr(args, "overwrite", False):
+        raise UsageError("--resume continues the run in --out, --overwrite replaces it: pass one")
     if args.resume:
         if args.out is None:
             raise UsageError("--resume needs --out RUN_FOLDER (the run to continue)")
@@ -244,12 +273,7 @@ def run(args: argparse.Namespace) -> int:
         config, saved = _resume_config(out, given)
     else:
         out = Path(args.out) if args.out is not None else _default_out()
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            kind = "a run" if (out / CHECKPOINT_NAME).exists() else "files"
-            raise UsageError(
-                f"--out {out} already holds {kind}; pass --resume to continue it, or choose "
-                "another --out (nothing was overwritten)"
-            )
+        stale = _fresh_out(out, getattr(args, "overwrite", False))
         config, saved = make_config(given), None
     train_set, test_set = B.load_data(config, "train"), B.load_data(config, "test")
     if saved is None:
@@ -264,6 +288,10 @@ def run(args: argparse.Namespace) -> int:
     test_loader = DataLoader(test_set, batch_size=1000)
     if saved is not None:  # refuse a checkpoint that does not fit before writing anything
         saved.restore(model, optimizer, train_loader, scheduler)
+    if stale and not args.quiet:
+        print(f"mlplab train: starting afresh in {out} (replacing "
+              f"{', '.join(p.name for p in stale)})", file=sys.stderr)  # fmt: skip
+    rundir.remove_files(stale)
     out.mkdir(parents=True, exist_ok=True)
     rundir.write_json(out / "config.json", config)
     if not args.quiet:
