@@ -107,3 +107,85 @@ def test_show_and_plot_refuse_a_folder_without_a_sweep(tmp_path, capsys):
     assert "not a sweep folder" in capsys.readouterr().err
     assert main(["sweep", "plot", str(tmp_path / "missing")]) == 2
     assert not (tmp_path / "missing").exists()
+
+
+class _FakeStore:
+    """Stands in for the Store in the views' tests: rows as the Store returns them."""
+
+    def __init__(self, trials, spec):
+        self._trials, self._spec = trials, spec
+
+    def trials(self, status=None):
+        return [t for t in self._trials if status is None or t.status == status]
+
+    def stored_spec(self):
+        return self._spec
+
+    def counts(self):
+        out = {}
+        for t in self._trials:
+            out[t.status] = out.get(t.status, 0) + 1
+        return out
+
+    def epochs(self, key):
+        return [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "val_loss": 1.0,
+                 "val_accuracy": 0.5 + e / 10, "lr": 0.1} for e in (1, 2)]  # fmt: skip
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_sweep(tmp_path, monkeypatch):
+    from mlplab.commands import sweep as command
+
+    from .test_views import _sweep
+
+    folder = tmp_path / "done"
+    folder.mkdir()
+    (folder / "sweep.sqlite").write_bytes(b"")
+    spec = {"swept": ["optimizer", "lr", "seed"], "log": ["lr"], "description": "two optimizers"}
+    monkeypatch.setattr(command, "open_store", lambda f: _FakeStore(_sweep(), spec))
+    return folder
+
+
+def test_show_prints_one_row_per_configuration_best_first(fake_sweep, capsys):
+    assert main(["sweep", "show", str(fake_sweep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "14 finished, 4 diverged"
+    assert lines[1].split()[:3] == ["optimizer", "lr", "test_accuracy"]
+    assert lines[2].split()[:5] == ["adam", "0.01", "0.9400", "±", "0.0141"]
+    assert lines[-1].split() == ["sgd", "1", "-", "0", "3"]
+    assert main(["sweep", "show", str(fake_sweep), "--group-by", "optimizer"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    assert main(["sweep", "show", str(fake_sweep), "--metric", "nope"]) == 2
+    assert "--metric 'nope'" in capsys.readouterr().err
+
+
+def test_show_json_lists_every_trial(fake_sweep, capsys):
+    import json
+
+    assert main(["sweep", "show", str(fake_sweep), "--json"]) == 0
+    trials = json.loads(capsys.readouterr().out)
+    assert len(trials) == 18 and {t["status"] for t in trials} == {"finished", "diverged"}
+    assert all("flags" in t["config"] for t in trials)
+
+
+def test_plot_writes_the_figures(fake_sweep, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["sweep", "plot", str(fake_sweep), "--out", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "figs").iterdir()} == {
+        "test_accuracy_vs_lr.png", "curves.png", "heatmap.png"}  # fmt: skip
+    assert out.count("wrote ") == 3
+
+
+def test_report_has_a_section_per_sweep(fake_sweep):
+    pytest.importorskip("matplotlib")
+    from mlplab.sweep.page import sweep_section
+
+    html = sweep_section(fake_sweep)
+    assert "<h2>Sweep: done</h2>" in html and "two optimizers" in html
+    assert "none in grid" not in html and "smallest diverging lr" in html
+    assert html.count("data:image/png;base64,") == 3
+    assert (fake_sweep / "figures" / "heatmap.png").is_file()
