@@ -240,3 +240,23 @@ def test_bad_command_line_grids(grid, set_, named):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(SpecError, match="no such file"):
         load_spec(tmp_path / "nope.toml")
+
+
+def test_every_train_option_can_be_swept_and_run_options_cannot():
+    import argparse
+
+    from mlplab.commands import train
+    from mlplab.sweep.options import canonical_name
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    parser = train.add_parser(sub)
+    config_keys = {*train.DEFAULTS, *train.OPTIMIZER_FLAGS, *train.SCHEDULE_FLAGS}
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        name = action.option_strings[0].lstrip("-")
+        if action.dest in config_keys:
+            assert canonical_name(name, "grid") == action.dest
+        else:  # --out, --resume, --quiet, --threads, ...: the sweep's business
+            with pytest.raises(SpecError, match="chosen by the sweep"):
+                canonical_name(name, "grid")
