@@ -43,6 +43,11 @@ def linear_layers(model: Module) -> list[Linear]:
 
     Raises:
         ValueError: if the model has no Linear layer.
+
+    Examples:
+        >>> from mlplab.nn import MLP
+        >>> [layer.weight.shape for layer in linear_layers(MLP(4, 2, width=3, depth=2, rng=0))]
+        [(4, 3), (3, 2)]
     """
     layers = getattr(model, "layers", None)
     found = [m for m in layers if isinstance(m, Linear)] if layers is not None else []
@@ -94,7 +99,18 @@ def activation_norms(model: Module, x: Any) -> list[float]:
 
 
 def gradient_norms(model: Module) -> list[float]:
-    """Return ‖∇_{Wᵢ} ℓ‖ for every layer (after ``backward``); 0.0 where a gradient is missing."""
+    """Return ‖∇_{Wᵢ} ℓ‖ for every layer (after ``backward``); 0.0 where a gradient is missing.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab.nn import MLP
+        >>> model = MLP(4, 2, width=3, depth=2, rng=0)
+        >>> gradient_norms(model)  # no backward yet
+        [0.0, 0.0]
+        >>> model(np.ones((5, 4), np.float32)).sum().backward()
+        >>> all(g > 0 for g in gradient_norms(model))
+        True
+    """
     return [
         0.0 if layer.weight.grad is None else _norm(layer.weight.grad.data)
         for layer in linear_layers(model)
@@ -103,7 +119,13 @@ def gradient_norms(model: Module) -> list[float]:
 
 @dataclass
 class Probe:
-    """One look at a network on one batch: the loss, the forward and the backward norms."""
+    """One look at a network on one batch: the loss, the forward and the backward norms.
+
+    Examples:
+        >>> p = Probe(loss=2.3, activation_norm=[1.0, 0.5], gradient_norm=[0.1, 0.2])
+        >>> len(p.activation_norm) == len(p.gradient_norm)  # one entry per Linear layer
+        True
+    """
 
     loss: float
     activation_norm: list[float]

@@ -103,6 +103,11 @@ class TrainState:
     """What callbacks see: the objects being trained and where the run stands.
 
     Set ``stop = True`` from a callback to end training after the current epoch.
+
+    Examples:
+        >>> state = TrainState(model=None, optimizer=None, history=History(), epochs=3)
+        >>> state.epoch, state.step, state.stop
+        (0, 0, False)
     """
 
     model: Any
@@ -121,6 +126,21 @@ class Callback:
     ``on_step_end`` runs after every optimizer step with ``state.logs = {"loss": ...}``;
     ``on_epoch_end`` after the epoch's validation and checkpoint, with the epoch's row in
     ``state.logs``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mlplab.data import ArrayDataset, DataLoader
+        >>> from mlplab.nn import MLP
+        >>> from mlplab.optim import SGD
+        >>> class StopAfterOneEpoch(Callback):
+        ...     def on_epoch_end(self, state):
+        ...         state.stop = True
+        >>> data = ArrayDataset(np.zeros((8, 3), np.float32), np.zeros(8, np.int64))
+        >>> model = MLP(3, 2, width=4, depth=2, rng=0)
+        >>> history = fit(model, SGD(model.parameters(), lr=0.1), DataLoader(data, batch_size=4),
+        ...               epochs=5, callbacks=[StopAfterOneEpoch()])
+        >>> len(history.epochs)
+        1
     """
 
     def on_train_begin(self, state: TrainState) -> None: ...

@@ -43,7 +43,13 @@ __all__ = ["InitConfig", "parse_variance", "build_network", "summarize", "run_in
 
 @dataclass
 class InitConfig:
-    """The knobs of the initialization study (the defaults are the lecture's network)."""
+    """The knobs of the initialization study (the defaults are the lecture's network).
+
+    Examples:
+        >>> config = InitConfig(depth=3, width=8, include_zeros=True)
+        >>> config.labels()
+        ['1/n', '2/n', '3/n', 'zeros']
+    """
 
     data: str = "mnist-5k"
     depth: int = 50
@@ -99,6 +105,13 @@ def build_network(config: InitConfig, label: str, in_features: int, classes: int
     """The study's ReLU MLP with Wᵢ ~ N(0, k/n) (or zeros), biases zero.
 
     Every σ² is drawn from the same seed, so the networks differ only by the scale √k.
+
+    Examples:
+        >>> config = InitConfig(depth=3, width=8)
+        >>> a, b = (build_network(config, s, 784, 10) for s in ("1/n", "2/n"))
+        >>> ratio = b.layers[1].weight.data / a.layers[1].weight.data
+        >>> bool(np.allclose(ratio, np.sqrt(2)))
+        True
     """
     init = "zeros" if parse_variance(label) == 0 else f"normal:{parse_variance(label):g}/n"
     return MLP(
@@ -163,6 +176,10 @@ def summarize(activation_norm: list[float], gradient_norm: list[float]) -> dict[
     ``activation_ratio`` = ‖Z_L‖/‖Z₂‖, the last hidden layer's output over the first's
     (L − 2 ReLU layers apart); ``gradient_scale`` the geometric mean of ‖∇Wᵢ‖ over the hidden
     layers i = 2 … L−1 (100 × 100 weights); ``gradient_spread`` their max / min.
+
+    Examples:
+        >>> summarize([4.0, 2.0, 1.0], [1.0, 2.0, 8.0])
+        {'activation_ratio': 0.5, 'gradient_scale': 2.0, 'gradient_spread': 1.0}
     """
     hidden = gradient_norm[1:-1] or gradient_norm
     return {
@@ -323,6 +340,16 @@ def run_init_study(
         ``{"config", "runs": [{"label", "activation_norm", "gradient_norm", "train",
         "weight_change", "activation_ratio", "gradient_scale", ...}], "theory", "variance",
         "figures", "seconds"}``.
+
+    Examples:
+        A tiny version (3 layers of 8 units, 100 digits, one epoch):
+
+        >>> import tempfile
+        >>> config = InitConfig(depth=3, width=8, epochs=1, train_examples=100,
+        ...                     unclipped_steps=2, probe_batch=16)
+        >>> results = run_init_study(tempfile.mkdtemp(), config, figures=False, progress=False)
+        >>> [run["label"] for run in results["runs"]], len(results["runs"][0]["weight_change"])
+        (['1/n', '2/n', '3/n'], 3)
     """
     from tqdm.auto import tqdm
 

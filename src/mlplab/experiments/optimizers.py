@@ -34,7 +34,12 @@ __all__ = ["OptimizersConfig", "run_optimizers", "least_squares_race"]
 
 @dataclass
 class OptimizersConfig:
-    """The knobs of the optimizer experiment (defaults reproduce the report)."""
+    """The knobs of the optimizer experiment (defaults reproduce the report).
+
+    Examples:
+        >>> OptimizersConfig(steps=50).theta0
+        (-2.0, 2.5)
+    """
 
     steps: int = 300
     tol: float = 1e-6
@@ -114,6 +119,13 @@ def least_squares_race(config: OptimizersConfig) -> dict[str, Any]:
     condition number near 11), y = Xw_true + noise. Both methods see the same number of
     examples (``ls_epochs`` passes); the curve is the excess loss f(w) − f(w*) over the whole
     data set after each step, against the examples processed so far.
+
+    Examples:
+        >>> race = least_squares_race(OptimizersConfig(ls_examples=1000, ls_epochs=2))
+        >>> race["sgd"]["steps"], race["gd"]["steps"]  # the same 2,000 examples seen
+        (200, 2)
+        >>> race["sgd"]["final_excess_loss"] < race["gd"]["final_excess_loss"]
+        True
     """
     rng = np.random.default_rng(config.seed)
     m, d = config.ls_examples, config.ls_features
@@ -200,6 +212,13 @@ def run_optimizers(
         steps to the tolerance ‖θ − θ*‖ ≤ tol, final error, divergence, first step length),
         ``claims`` (the lecture's statements as measured numbers), ``least_squares`` and
         ``figures``.
+
+    Examples:
+        >>> import tempfile
+        >>> config = OptimizersConfig(steps=20, ls_examples=100, ls_epochs=2)
+        >>> results = run_optimizers(tempfile.mkdtemp(), config, figures=False)
+        >>> results["claims"]["threshold_lr_2_over_lambda_max"]
+        0.1
     """
     config = config or OptimizersConfig()
     out = Path(out_dir)

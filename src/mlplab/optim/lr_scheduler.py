@@ -56,6 +56,21 @@ class LRScheduler:
     Raises:
         TypeError: if ``optimizer`` is not an mlplab Optimizer.
         KeyError: when resuming without ``"initial_lr"``.
+
+    Examples:
+        A schedule is its ``get_lr``: here α halves every epoch.
+
+        >>> import numpy as np
+        >>> from mlplab import Tensor
+        >>> from mlplab.optim import GD
+        >>> class Halving(LRScheduler):
+        ...     def get_lr(self):
+        ...         return [base * 0.5**self.last_epoch for base in self.base_lrs]
+        >>> opt = GD([Tensor(np.zeros(1))], lr=1.0)
+        >>> sched = Halving(opt)
+        >>> sched.step(); sched.step()
+        >>> opt.param_groups[0]["lr"]
+        0.25
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:

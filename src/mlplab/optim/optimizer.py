@@ -81,6 +81,22 @@ class Optimizer:
     Raises:
         ValueError: on an empty parameter list or a parameter that appears twice.
         TypeError: on a parameter that is not a floating-point leaf Tensor.
+
+    Examples:
+        A new rule is a class with its state names and a kernel call (θ ← θ − α·sign(g)):
+
+        >>> import numpy as np
+        >>> class SignGD(Optimizer):
+        ...     def __init__(self, params, lr):
+        ...         super().__init__(params, {"lr": lr})
+        ...     def _update(self, group, params, grads, state, steps, work):
+        ...         for p, g in zip(params, grads):
+        ...             p -= group["lr"] * np.sign(g)
+        >>> w = Tensor(np.array([1.0, -1.0]))
+        >>> opt = SignGD([w], lr=0.5)
+        >>> w.grad = Tensor(np.array([3.0, -0.1]))
+        >>> opt.step(); w
+        tensor([ 0.5, -0.5], dtype=float64)
     """
 
     #: state array name -> its initial value (zeros for most moments).
