@@ -32,6 +32,7 @@ import numpy as np
 
 from .autodiff import backward
 from .grad_mode import no_grad
+from .subnormal import warn_if_subnormal
 from .tensor import Tensor
 
 __all__ = ["History", "TrainState", "Callback", "DivergenceError", "evaluate", "fit"]
@@ -351,6 +352,8 @@ def fit(
         for cb in callbacks:
             cb.on_epoch_begin(state)
         row = _train_epoch(state, train_loader, loss_fn, callbacks, progress)
+        if hasattr(optimizer, "state") and hasattr(optimizer, "param_groups"):
+            warn_if_subnormal(optimizer, "fit")  # once: vanishing gradients, slow arithmetic
         if val_loader is not None:
             row["val_loss"], row["val_accuracy"] = evaluate(model, val_loader, loss_fn, optimizer)
         row["lr"] = _current_lr(optimizer)
