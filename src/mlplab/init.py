@@ -470,11 +470,21 @@ def _in_place(init: Initializer) -> Callable[..., Any]:
         return tensor
 
     fill_.__name__ = fill_.__qualname__ = name
+    args = _EXAMPLE_ARGS.get(init.__name__, ", np.random.default_rng(0)")
     fill_.__doc__ = (
         f"Fill ``tensor.data`` in place with :func:`{init.__name__}` (same arguments after "
-        "the tensor; shape and dtype are the tensor's) and return ``tensor``."
+        "the tensor; shape and dtype are the tensor's) and return ``tensor``.\n\n"
+        "Examples:\n"
+        "    >>> from mlplab import Tensor\n"
+        "    >>> w = Tensor(np.zeros((4, 3)))\n"
+        f"    >>> {name}(w{args}) is w, w.shape, w.dtype\n"
+        "    (True, (4, 3), dtype('float64'))\n"
     )
     return fill_
+
+
+#: The arguments after the tensor in each in-place initializer's example.
+_EXAMPLE_ARGS = {"constant": ", 0.5", "zeros": "", "ones": ""}
 
 
 normal_ = _in_place(normal)
