@@ -47,6 +47,14 @@ def contour_paths(
 
     With ``panels`` every trajectory gets its own axis (side by side), else all share one.
     Points outside the view (a diverging run) are clipped by the frame.
+
+    Examples:
+        >>> import tempfile
+        >>> from mlplab.experiments.quadratic import ill_conditioned
+        >>> steps = np.array([[-2.0, 2.5], [0.0, 1.0], [1.0, 0.5]])
+        >>> out = Path(tempfile.mkdtemp()) / "paths.png"
+        >>> contour_paths(ill_conditioned(), {"three steps": steps}, "a path", out).exists()
+        True
     """
     plt = _pyplot()
     n = len(paths) if panels else 1
@@ -82,7 +90,14 @@ def curves(
     path: Path,
     logy: bool = True,
 ) -> Path:
-    """Plot label → (x, y) lines on one axis (log y by default); save a PNG."""
+    """Plot label → (x, y) lines on one axis (log y by default); save a PNG.
+
+    Examples:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "loss.png"
+        >>> curves({"GD": ([0, 1, 2], [1.0, 0.5, 0.25])}, "loss", "step", "f", out).exists()
+        True
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (label, (x, values)) in enumerate(series.items()):
@@ -107,7 +122,14 @@ def per_layer(
     theory: Mapping[str, Sequence[float]] | None = None,
     logy: bool = True,
 ) -> Path:
-    """Plot one value per layer (1 … L) for each label, optionally with dashed theory lines."""
+    """Plot one value per layer (1 … L) for each label, optionally with dashed theory lines.
+
+    Examples:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "norms.png"
+        >>> per_layer({"2/n": [1.0, 1.1, 0.9]}, "‖Zᵢ‖", "norm", out, theory={"2/n": [1, 1, 1]}).name
+        'norms.png'
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (label, values) in enumerate(series.items()):
@@ -145,6 +167,13 @@ def per_layer_panels(
 
     A label keeps its colour in every panel; ``theory`` (label → values) is drawn dashed in
     the first panel.
+
+    Examples:
+        >>> import tempfile
+        >>> panels = {"at init": {"2/n": [1.0, 1.0]}, "trained": {"2/n": [1.2, 0.8]}}
+        >>> out = Path(tempfile.mkdtemp()) / "panels.png"
+        >>> per_layer_panels(panels, "‖∇Wᵢ‖", "norm", out).exists()
+        True
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), sharey=True)
@@ -201,6 +230,14 @@ def training(
         markers: label → (step, loss, text): a divergence marked by a cross and a note.
         chance: a horizontal line on the accuracy panel (e.g. 1 / classes).
         dashed_title: the middle panel's title.
+
+    Examples:
+        >>> import tempfile
+        >>> loss = {"2/n": (list(range(10)), [2.3 * 0.9**s for s in range(10)])}
+        >>> accuracy = {"2/n": ([1, 2], [0.8, 0.9])}
+        >>> out = Path(tempfile.mkdtemp()) / "training.png"
+        >>> training(loss, accuracy, out, "training", chance=0.1).exists()
+        True
     """
     plt = _pyplot()
     widths = [1.5, 1.0, 1.0] if dashed else [1.5, 1.0]

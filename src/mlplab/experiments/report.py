@@ -28,7 +28,19 @@ table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;paddin
 
 def load_or_run(kind: str, folder: Path, rerun: bool = False, config: Any = None) -> dict:
     """Return the results of experiment ``kind`` (``"optimizers"`` or ``"init"``) in ``folder``:
-    read ``results.json`` if present (and not ``rerun``), else run the experiment there."""
+    read ``results.json`` if present (and not ``rerun``), else run the experiment there.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "results.json").write_text('{"claims": {"threshold": 0.1}}')
+        >>> load_or_run("optimizers", folder)  # already there: read, not run
+        {'claims': {'threshold': 0.1}}
+        >>> load_or_run("sweeps", folder, rerun=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: report: unknown experiment 'sweeps', expected 'optimizers' or 'init'
+    """
     path = Path(folder) / "results.json"
     if path.exists() and not rerun:
         return json.loads(path.read_text())  # type: ignore[no-any-return]
