@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .nested import TREE_KEY, flatten, is_flat, unflatten
 from .tensor import Tensor
 
 __all__ = ["save", "load", "load_metadata"]
@@ -94,19 +95,27 @@ def _header(arrays: dict[str, np.ndarray], metadata: Mapping[str, str] | None) -
     return text + b" " * (-(8 + len(text)) % 8)
 
 
-def save(state: Mapping[str, Any], path: str | os.PathLike[str], metadata: Any = None) -> None:
-    """Write a state dict of arrays to ``path`` as a safetensors file, atomically.
+def save(state: Mapping[Any, Any], path: str | os.PathLike[str], metadata: Any = None) -> None:
+    """Write a state dict to ``path`` as a safetensors file, atomically.
+
+    A flat state, name -> ndarray or Tensor (its ``.data``), is written as plain safetensors.
+    A nested one, whatever ``state_dict()``s hold (dicts with str or int keys, lists, tuples,
+    arrays, Tensors, NumPy scalars, ints, floats, bools, None, strings), is written as its arrays,
+    each named by its path (``model/layers.0.weight``), plus its structure as JSON in the
+    metadata (see :mod:`mlplab.nested`), and :func:`load` gives it back exactly: dtypes kept,
+    ints stay ints. Never pickle. Array dtypes: bool, uint8/16/32/64, int8/16/32/64,
+    float16/32/64; any shape, 0-d and empty included.
 
     Args:
-        state: name -> ndarray or Tensor (its ``.data``); dtypes bool, uint8/16/32/64,
-            int8/16/32/64, float16/32/64; any shape, 0-d and empty included.
+        state: the mapping to save.
         path: the file to (over)write.
         metadata: optional str -> str mapping stored as ``__metadata__`` (e.g. a JSON config).
 
     Raises:
-        TypeError: for a non-string key, a value that is not an array, an unsupported dtype
-            (object arrays included: they would need pickle), or non-string metadata.
-        ValueError: for the reserved key ``"__metadata__"``.
+        TypeError: for a key that is not str (flat) or str/int (nested), a value of another
+            type, an unsupported dtype (object arrays included: they would need pickle), or
+            non-string metadata.
+        ValueError: for the reserved key ``"__metadata__"`` or metadata key ``"mlplab.tree"``.
         FileNotFoundError: if the target's directory does not exist.
 
     Examples:
@@ -116,11 +125,22 @@ def save(state: Mapping[str, Any], path: str | os.PathLike[str], metadata: Any =
         >>> load(path)["w"]
         array([[1., 0.],
                [0., 1.]], dtype=float32)
+        >>> save({"model": {"w": np.zeros(2)}, "optimizer": {"state": {0: {"step": 3}}}}, path)
+        >>> load(path)
+        {'model': {'w': array([0., 0.])}, 'optimizer': {'state': {0: {'step': 3}}}}
     """
     if not isinstance(state, Mapping):
         raise TypeError(
             f"save: state must be a mapping of str to arrays, got {type(state).__name__}"
         )
+    if "__metadata__" in state:
+        raise ValueError("save: the key '__metadata__' is reserved; pass metadata=... instead")
+    if metadata is not None and isinstance(metadata, Mapping) and TREE_KEY in metadata:
+        raise ValueError(f"save: the metadata key {TREE_KEY!r} is reserved")
+    if not is_flat(state):
+        state, skeleton = flatten(state)
+        if metadata is None or isinstance(metadata, Mapping):
+            metadata = dict(metadata or {}) | {TREE_KEY: skeleton}
     arrays: dict[str, np.ndarray] = {}
     for key, value in state.items():
         if not isinstance(key, str):
@@ -283,12 +303,16 @@ def _check_entries(
 def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
     """Read a safetensors file into a dict of NumPy arrays (each owns its memory, writable).
 
+    A file :func:`save` wrote from a nested state gives that state back (its structure is the
+    ``mlplab.tree`` metadata entry, which is not returned in the metadata).
+
     Args:
         path: the file.
         with_metadata: also return the ``__metadata__`` dict (``{}`` if there is none).
 
     Returns:
-        ``{name: ndarray}`` in the file's header order, or ``(arrays, metadata)``.
+        ``{name: ndarray}`` in the file's header order (or the nested state), or
+        ``(state, metadata)``.
 
     Raises:
         ValueError: one line naming the file and the problem, for a truncated, corrupted or
@@ -318,6 +342,9 @@ def load(path: str | os.PathLike[str], with_metadata: bool = False) -> Any:
             if dtype.kind == "b" and array.view(np.uint8).max(initial=0) > 1:
                 raise ValueError(f"load: {path}: BOOL tensor {key!r} holds bytes other than 0, 1")
             arrays[key] = array
+    if TREE_KEY in metadata:
+        skeleton = metadata.pop(TREE_KEY)
+        arrays = unflatten(arrays, skeleton, path)
     return (arrays, metadata) if with_metadata else arrays
 
 
@@ -335,4 +362,5 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     with open(path, "rb") as f:
         header, metadata, start = _read_header(f, path)
         _check_entries(header, os.fstat(f.fileno()).st_size - start, path)
+    metadata.pop(TREE_KEY, None)
     return metadata
