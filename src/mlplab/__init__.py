@@ -70,8 +70,10 @@ __version__ = "0.1.0"
 # Subpackages load on first use, so `import mlplab` costs only the core.
 _SUBMODULES = {
     "nn", "optim", "init", "data", "train", "diagnostics", "experiments", "serialization",
+    "runs",
 }  # fmt: skip
 _FROM_SERIALIZATION = {"save", "load"}
+_FROM_RUNS = {"load_run"}
 
 
 def __getattr__(name: str) -> Any:
@@ -79,16 +81,18 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name in _FROM_SERIALIZATION:
         return getattr(importlib.import_module(".serialization", __name__), name)
+    if name in _FROM_RUNS:
+        return getattr(importlib.import_module(".runs", __name__), name)
     raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES | _FROM_SERIALIZATION)
+    return sorted(set(globals()) | _SUBMODULES | _FROM_SERIALIZATION | _FROM_RUNS)
 
 
 __all__ = [
     "Tensor", "tensor", "DEFAULT_DTYPE", "functional", "nn", "optim", "init", "data",
-    "save", "load", "random", "manual_seed", "set_num_threads", "get_num_threads",
+    "save", "load", "load_run", "random", "manual_seed", "set_num_threads", "get_num_threads",
     "backward", "grad", "hvp", "hessian",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "add", "subtract", "multiply", "divide", "negative", "power",
