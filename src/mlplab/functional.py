@@ -62,7 +62,14 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 @dim_aliases
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Return the variance Σ(x − x̄)² / (N − ddof) over ``axis`` (NumPy's ``ddof``, default 0)."""
+    """Return the variance Σ(x − x̄)² / (N − ddof) over ``axis`` (NumPy's ``ddof``, default 0).
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0, 3.0, 4.0])
+        >>> var(x).item(), var(x, ddof=1).item()
+        (1.25, 1.6666666269302368)
+    """
     x = as_tensor(x)
     axes = _normalize_axes("var", axis, x.ndim)
     count = math.prod(x.shape[i] for i in axes)
@@ -71,25 +78,53 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 
 def sqrt(x: Tensor) -> Tensor:
-    """Return √x = x^½ elementwise."""
+    """Return √x = x^½ elementwise.
+
+    Examples:
+        >>> import mlplab
+        >>> sqrt(mlplab.tensor([4.0, 9.0]))
+        tensor([2., 3.])
+    """
     return power(x, 0.5)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
-    """Return ``|x|`` elementwise (the gradient at 0 is taken as +1)."""
+    """Return ``|x|`` elementwise (the gradient at 0 is taken as +1).
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+        >>> abs(x).sum().backward()
+        >>> x.grad
+        tensor([-1.,  1.,  1.])
+    """
     x = as_tensor(x)
     return where(x.data >= 0, x, negative(x))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Return the elementwise maximum; at a tie the gradient goes to ``a``."""
+    """Return the elementwise maximum; at a tie the gradient goes to ``a``.
+
+    Examples:
+        >>> import mlplab
+        >>> a = mlplab.tensor([1.0, 5.0], requires_grad=True)
+        >>> maximum(a, mlplab.tensor([3.0, 3.0])).sum().backward()
+        >>> a.grad
+        tensor([0., 1.])
+    """
     a, b = _pair("maximum", a, b)
     # A NaN in ``a`` is kept (NaN >= b is False, so it needs saying), as numpy.maximum does.
     return where((a.data >= b.data) | (a.data != a.data), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Return the elementwise minimum; at a tie the gradient goes to ``a``."""
+    """Return the elementwise minimum; at a tie the gradient goes to ``a``.
+
+    Examples:
+        >>> import mlplab
+        >>> minimum(mlplab.tensor([1.0, 5.0]), mlplab.tensor([3.0, 3.0]))
+        tensor([1., 3.])
+    """
     a, b = _pair("minimum", a, b)
     return where((a.data <= b.data) | (a.data != a.data), a, b)
 
@@ -117,7 +152,13 @@ def relu(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """Return x where x > 0, else ``negative_slope`` · x."""
+    """Return x where x > 0, else ``negative_slope`` · x.
+
+    Examples:
+        >>> import mlplab
+        >>> leaky_relu(mlplab.tensor([-10.0, 2.0]), negative_slope=0.1)
+        tensor([-1.,  2.])
+    """
     x = as_tensor(x)
     return where(x.data > 0, x, multiply(x, negative_slope))
 
@@ -128,6 +169,12 @@ def sigmoid(x: Tensor) -> Tensor:
     Neither branch overflows (so neither can send a NaN through ``where``'s gradient), and
     the small values far left keep full relative precision: ½(1 + tanh(x/2)) cancels to 0 for
     x < −37 and log σ(x) becomes −inf.
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> s = sigmoid(mlplab.tensor(np.array([-50.0, 0.0, 50.0])))
+        >>> float(s.numpy()[0]), s.numpy()[1:].tolist()  # e^(−50) kept, not rounded to 0
+        (1.9287498479639178e-22, [0.5, 1.0])
     """
     x = as_tensor(x)
     nonneg = x.data >= 0
@@ -137,7 +184,13 @@ def sigmoid(x: Tensor) -> Tensor:
 
 def softplus(x: Tensor) -> Tensor:
     """Return log(1 + eˣ), computed as max(x, 0) + log1p(e^(−|x|)), which never overflows
-    and keeps full relative precision far left (where log(1 + tiny) would round to 0)."""
+    and keeps full relative precision far left (where log(1 + tiny) would round to 0).
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> softplus(mlplab.tensor(np.array([-800.0, 0.0, 800.0]))).numpy().round(6).tolist()
+        [0.0, 0.693147, 800.0]
+    """
     x = as_tensor(x)
     # relu and −|x| must split at the same point (x > 0): with relu'(0) = 0 the −|x| branch
     # taken at 0 must be x itself, or softplus'(0) comes out −½ instead of ½.
@@ -147,7 +200,14 @@ def softplus(x: Tensor) -> Tensor:
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """Return x·Φ(x): exactly ½x(1 + erf(x/√2)), or with ``approximate="tanh"``
-    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — PyTorch's two forms."""
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — PyTorch's two forms.
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> x = mlplab.tensor(np.array([-1.0, 0.0, 1.0]))
+        >>> gelu(x).numpy().round(4), gelu(x, approximate="tanh").numpy().round(4)
+        (array([-0.1587,  0.    ,  0.8413]), array([-0.1588,  0.    ,  0.8412]))
+    """
     x = as_tensor(x)
     if approximate == "none":
         return multiply(multiply(x, 0.5), erf(multiply(x, 1 / math.sqrt(2.0))) + 1)
@@ -160,7 +220,16 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 @dim_aliases
 def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
     """Return log Σ exp(x) over ``axis``, shifted by the maximum m so nothing overflows:
-    m + log Σ exp(x − m). The shift is a constant: its gradient would cancel exactly."""
+    m + log Σ exp(x − m). The shift is a constant: its gradient would cancel exactly.
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> x = mlplab.tensor(np.array([1000.0, 1000.0]), requires_grad=True)
+        >>> y = logsumexp(x, axis=0)
+        >>> y.backward()
+        >>> round(y.item(), 6), x.grad.numpy().tolist()  # 1000 + log 2; the softmax
+        (1000.693147, [0.5, 0.5])
+    """
     x = as_tensor(x)
     axes = _normalize_axes("logsumexp", axis, x.ndim)
     m = x.data.max(axis=axes, keepdims=True)
@@ -174,13 +243,25 @@ def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
 
 @dim_aliases
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Return x − logsumexp(x) along ``axis``: log-probabilities, finite for any finite x."""
+    """Return x − logsumexp(x) along ``axis``: log-probabilities, finite for any finite x.
+
+    Examples:
+        >>> import mlplab
+        >>> log_softmax(mlplab.tensor([0.0, 1000.0])).numpy()  # no overflow
+        array([-1000.,     0.], dtype=float32)
+    """
     return subtract(x, logsumexp(x, axis=axis, keepdims=True))
 
 
 @dim_aliases
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Return exp(x) / Σ exp(x) along ``axis``, as exp(log_softmax(x))."""
+    """Return exp(x) / Σ exp(x) along ``axis``, as exp(log_softmax(x)).
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> softmax(mlplab.tensor(np.log([1.0, 3.0]))).numpy().round(6)
+        array([0.25, 0.75])
+    """
     return exp(log_softmax(x, axis=axis))
 
 
@@ -235,6 +316,11 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
     Raises:
         ValueError: when the shapes differ (a silent broadcast here is a classic bug).
+
+    Examples:
+        >>> import mlplab
+        >>> mse_loss(mlplab.tensor([1.0, 2.0]), mlplab.tensor([0.0, 4.0]))
+        tensor(2.5)
     """
     prediction = as_tensor(prediction)
     target = as_tensor(target, like=prediction)

@@ -252,62 +252,137 @@ _RELU = ReLU()
 
 
 def add(a: Any, b: Any) -> Tensor:
-    """Return a + b, broadcasting by NumPy's rules."""
+    """Return a + b, broadcasting by NumPy's rules.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.add(mlplab.tensor([[1.0], [2.0]]), mlplab.tensor([10.0, 20.0]))
+        tensor([[11., 21.],
+                [12., 22.]])
+    """
     a, b = _operands("add", a, b)
     return apply(_ADD, a, b)
 
 
 def subtract(a: Any, b: Any) -> Tensor:
-    """Return a − b, broadcasting by NumPy's rules."""
+    """Return a − b, broadcasting by NumPy's rules.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.subtract(mlplab.tensor([3.0, 5.0]), 1.0)
+        tensor([2., 4.])
+    """
     a, b = _operands("subtract", a, b)
     return apply(_SUB, a, b)
 
 
 def multiply(a: Any, b: Any) -> Tensor:
-    """Return a · b elementwise, broadcasting by NumPy's rules."""
+    """Return a · b elementwise, broadcasting by NumPy's rules.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 2.0], requires_grad=True)
+        >>> mlplab.multiply(x, mlplab.tensor([3.0, 4.0])).sum().backward()
+        >>> x.grad
+        tensor([3., 4.])
+    """
     a, b = _operands("multiply", a, b)
     return apply(_MUL, a, b)
 
 
 def divide(a: Any, b: Any) -> Tensor:
-    """Return a / b elementwise, broadcasting by NumPy's rules."""
+    """Return a / b elementwise, broadcasting by NumPy's rules.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.divide(mlplab.tensor([1.0, 3.0]), 2.0)
+        tensor([0.5, 1.5])
+    """
     a, b = _operands("divide", a, b)
     return apply(_DIV, a, b)
 
 
 def power(a: Any, b: Any) -> Tensor:
-    """Return a ** b elementwise; ``b`` may be a scalar or a tensor."""
+    """Return a ** b elementwise; ``b`` may be a scalar or a tensor.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([2.0, 3.0], requires_grad=True)
+        >>> mlplab.power(x, 2).sum().backward()
+        >>> x.grad  # 2x
+        tensor([4., 6.])
+    """
     a, b = _operands("power", a, b)
     return apply(_POW, a, b)
 
 
 def negative(a: Tensor) -> Tensor:
-    """Return −a."""
+    """Return −a.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.negative(mlplab.tensor([1.0, -2.0]))
+        tensor([-1.,  2.])
+    """
     return apply(_NEG, a)
 
 
 def exp(a: Tensor) -> Tensor:
-    """Return eᵃ elementwise."""
+    """Return eᵃ elementwise.
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.exp(mlplab.tensor([0.0, 1.0])).numpy().round(4)
+        array([1.    , 2.7183], dtype=float32)
+    """
     return apply(_EXP, as_tensor(a))
 
 
 def log(a: Tensor) -> Tensor:
-    """Return the natural logarithm elementwise."""
+    """Return the natural logarithm elementwise.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([1.0, 4.0], requires_grad=True)
+        >>> mlplab.log(x).sum().backward()
+        >>> x.grad  # 1/x
+        tensor([1.  , 0.25])
+    """
     return apply(_LOG, as_tensor(a))
 
 
 def log1p(a: Tensor) -> Tensor:
-    """Return log(1 + a) elementwise, without the rounding of 1 + a for small a."""
+    """Return log(1 + a) elementwise, without the rounding of 1 + a for small a.
+
+    Examples:
+        >>> import mlplab, numpy as np
+        >>> mlplab.log1p(mlplab.tensor(np.array([1e-20]))).item()
+        1e-20
+    """
     return apply(_LOG1P, as_tensor(a))
 
 
 def tanh(a: Tensor) -> Tensor:
-    """Return tanh a elementwise."""
+    """Return tanh a elementwise.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([0.0], requires_grad=True)
+        >>> mlplab.tanh(x).sum().backward()
+        >>> x.grad  # 1 − tanh²(0)
+        tensor([1.])
+    """
     return apply(_TANH, as_tensor(a))
 
 
 def erf(a: Tensor) -> Tensor:
-    """Return the error function elementwise (for the exact GELU)."""
+    """Return the error function elementwise (for the exact GELU).
+
+    Examples:
+        >>> import mlplab
+        >>> mlplab.erf(mlplab.tensor([0.0, 10.0]))
+        tensor([0., 1.])
+    """
     return apply(_ERF, as_tensor(a))
 
 
