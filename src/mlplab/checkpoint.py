@@ -129,6 +129,18 @@ def save_checkpoint(
         epoch: epochs completed; step: optimizer steps completed.
         history: the run's :class:`~mlplab.train.History`.
         config: JSON-able description of the run (used to rebuild the model).
+
+    Examples:
+        >>> import tempfile
+        >>> from mlplab.nn import MLP
+        >>> from mlplab.optim import Adam
+        >>> model = MLP(4, 2, width=3, depth=2, rng=0)
+        >>> path = checkpoint_path(tempfile.mkdtemp())
+        >>> save_checkpoint(path, model=model, optimizer=Adam(model.parameters()), epoch=1,
+        ...                 config={"width": 3})
+        >>> ckpt = load_checkpoint(path)
+        >>> ckpt.epoch, ckpt.config, ckpt.optimizer_state["class"]
+        (1, {'width': 3}, 'Adam')
     """
     tensors = {f"model/{k}": np.ascontiguousarray(v) for k, v in model.state_dict().items()}
     opt_tensors, opt_meta = _split_optimizer(optimizer.state_dict())

@@ -404,7 +404,22 @@ def render(
     sweeps: Sequence[str] = (),
 ) -> str:  # fmt: skip
     """Return the HTML page for the two experiments' results (figures read from their folders),
-    followed by the ``sweeps`` sections (see :func:`mlplab.sweep.page.sweep_section`)."""
+    followed by the ``sweeps`` sections (see :func:`mlplab.sweep.page.sweep_section`).
+
+    Examples:
+        Tiny versions of both experiments, without figures:
+
+        >>> import tempfile
+        >>> from mlplab.experiments.init_study import InitConfig, run_init_study
+        >>> from mlplab.experiments.optimizers import OptimizersConfig, run_optimizers
+        >>> a, b = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        >>> opt = run_optimizers(a, OptimizersConfig(steps=20, ls_examples=100, ls_epochs=2),
+        ...                      figures=False)
+        >>> tiny = InitConfig(depth=3, width=8, epochs=1, train_examples=100, unclipped_steps=2)
+        >>> ini = run_init_study(b, tiny, figures=False, progress=False)
+        >>> render(opt, a, ini, b).startswith("<!DOCTYPE html>")
+        True
+    """
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>mlplab: the lecture's experiments</title><style>{_STYLE}</style></head><body>"
@@ -420,7 +435,22 @@ def write_report(
     optimizers_config: Any = None, init_config: Any = None, sweeps: Sequence[str | Path] = (),
 ) -> Path:  # fmt: skip
     """Run or reuse both experiments and write the self-contained HTML page to ``out``, with one
-    section per sweep folder in ``sweeps`` (read first, so a bad folder fails before any run)."""
+    section per sweep folder in ``sweeps`` (read first, so a bad folder fails before any run).
+
+    Examples:
+        Reusing the results of tiny runs (their ``results.json``):
+
+        >>> import tempfile
+        >>> from mlplab.experiments.init_study import InitConfig, run_init_study
+        >>> from mlplab.experiments.optimizers import OptimizersConfig, run_optimizers
+        >>> a, b = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        >>> _ = run_optimizers(a, OptimizersConfig(steps=20, ls_examples=100, ls_epochs=2),
+        ...                    figures=False)
+        >>> tiny = InitConfig(depth=3, width=8, epochs=1, train_examples=100, unclipped_steps=2)
+        >>> _ = run_init_study(b, tiny, figures=False, progress=False)
+        >>> write_report(Path(tempfile.mkdtemp()) / "report.html", a, b).name
+        'report.html'
+    """
     from ..sweep.page import sweep_section
 
     sweep_sections = [sweep_section(folder) for folder in sweeps]
