@@ -51,11 +51,28 @@ def _variances(text: str) -> list[str]:
     return labels
 
 
+def _check_out(out: str, overwrite: bool, flag: str = "--out") -> None:
+    """Refuse an existing non-empty output folder (as ``mlplab train`` does) unless overwrite."""
+    from pathlib import Path
+
+    from ..commands import UsageError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {out} is a file, not a folder")
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        raise UsageError(
+            f"{flag} {out} already holds files; pass --overwrite to replace its results, or "
+            f"choose another {flag} (nothing was overwritten)"
+        )
+
+
 def _init_config(args: Any) -> Any:
     from .init_study import InitConfig
 
     return InitConfig(
-        data=args.data, depth=args.depth, width=args.width, variances=args.variances,
+        data=args.data, root=args.root, download=bool(args.download),
+        depth=args.depth, width=args.width, variances=args.variances,
         include_zeros=args.include_zeros, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, schedule=args.schedule,
         clip_grad_norm=args.clip_grad_norm or None, unclipped_steps=args.unclipped_steps,
@@ -66,6 +83,7 @@ def _init_config(args: Any) -> Any:
 def _run_optimizers(args: Any) -> int:
     from .optimizers import run_optimizers
 
+    _check_out(args.out, args.overwrite)
     start = time.perf_counter()
     res = run_optimizers(args.out)
     c = res["claims"]
@@ -98,25 +116,29 @@ def _run_optimizers(args: Any) -> int:
 def _run_init(args: Any) -> int:
     from .init_study import run_init_study
 
+    _check_out(args.out, args.overwrite)
     start = time.perf_counter()
     res = run_init_study(args.out, _init_config(args), progress=not args.no_progress)
     cfg = res["config"]
     clip = "off" if cfg["clip_grad_norm"] is None else f"{cfg['clip_grad_norm']:g}"
+    momentum = f" momentum {cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else ""
     print(
-        f"training (every sigma2): {cfg['optimizer']} lr {cfg['lr']:g} momentum "
-        f"{cfg['momentum']:g} {cfg['schedule']}, batch {cfg['batch_size']}, {cfg['epochs']} "
+        f"training (every sigma2): {cfg['optimizer']} lr {cfg['lr']:g}{momentum} "
+        f"{cfg['schedule']}, batch {cfg['batch_size']}, {cfg['epochs']} "
         f"epochs, gradient norm clipped to {clip}"
     )
     for r in res["runs"]:
         th, tr, after = res["theory"][r["label"]], r["train"], r["after_training"]
         last = tr["epochs"][-1] if tr["epochs"] else {}
         norms = tr["gradient_norm_before_clipping"]
+        versus = ""  # zero init, or no 2/n run: nothing to compare with
+        if "gradient_scale_vs_2n_measured" in th:
+            versus = (f" (x{th['gradient_scale_vs_2n_measured']:.3g} of 2/n, theory "
+                      f"x{th['gradient_scale_vs_2n_theory']:.3g})")  # fmt: skip
         print(
             f"sigma2={r['label']:<6} init: |Z_L|/|Z_2| = {r['activation_ratio']:.3g} (theory "
-            f"{th['activation_ratio_theory']:.3g}); grad scale {r['gradient_scale']:.3g} (x"
-            f"{th.get('gradient_scale_vs_2n_measured', float('nan')):.3g} of 2/n, theory x"
-            f"{th.get('gradient_scale_vs_2n_theory', float('nan')):.3g}), spread "
-            f"{r['gradient_spread']:.3g}"
+            f"{th['activation_ratio_theory']:.3g}); grad scale {r['gradient_scale']:.3g}"
+            f"{versus}, spread {r['gradient_spread']:.3g}"
         )
         print(
             f"{'':<13} train: |g| at step 1 {norms[0] if norms else float('nan'):.3g}, clipped "
@@ -167,10 +189,14 @@ def _add_init_options(p: argparse.ArgumentParser) -> None:
 
     d = InitConfig()
     p.add_argument("--data", default="mnist-5k", help="data set [mnist-5k, embedded]")
+    p.add_argument("--root", help="folder holding mnist/fashion-mnist files [cache folder]")
+    p.add_argument("--download", action="store_true",
+                   help="fetch missing mnist/fashion-mnist files (checksums checked)")  # fmt: skip
     p.add_argument("--depth", type=_positive_int, default=50, help="Linear layers L [50]")
     p.add_argument("--width", type=_positive_int, default=100, help="hidden units [100]")
     p.add_argument("--variances", type=_variances, default=["1/n", "2/n", "3/n"],
-                   help="σ² values as k/n, comma-separated [1/n,2/n,3/n]")  # fmt: skip
+                   help="σ² values, comma-separated: k/n (σ² = k/fan_in) or a number v "
+                   "(σ² = v) [1/n,2/n,3/n]")  # fmt: skip
     p.add_argument("--include-zeros", action="store_true", help="also run zero initialization")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs per σ² [{d.epochs}]")
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size,
@@ -229,12 +255,14 @@ def add_parsers(subparsers: Any) -> None:
                            description="GD, Newton, momentum, Nesterov, Adam on an ill-conditioned "
                            "2-D quadratic; minibatch SGD vs GD on least squares.")  # fmt: skip
     opt.add_argument("--out", default="runs/optimizers", help="output folder [runs/optimizers]")
+    opt.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     opt.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads [1]")
     opt.set_defaults(run=_run_optimizers, func=_run_optimizers)
     ini = which.add_parser("init", help="the 50-layer initialization study on MNIST",
                            description="Activation and gradient norms per layer, training and "
                            "weight change for W ~ N(0, k/n); the variance argument.")  # fmt: skip
     ini.add_argument("--out", default="runs/init", help="output folder [runs/init]")
+    ini.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     ini.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_init_options(ini)
     ini.set_defaults(run=_run_init, func=_run_init)

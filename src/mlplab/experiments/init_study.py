@@ -52,6 +52,8 @@ class InitConfig:
     """
 
     data: str = "mnist-5k"
+    root: str | None = None
+    download: bool = False
     depth: int = 50
     width: int = 100
     variances: list[str] = field(default_factory=lambda: ["1/n", "2/n", "3/n"])
@@ -79,7 +81,8 @@ class InitConfig:
 
 
 def parse_variance(label: str) -> float:
-    """Return k of a σ² label ``"k/n"`` (``"zeros"`` is 0).
+    """Return the number of a σ² label: k of ``"k/n"`` (σ² = k/fan_in), or σ² itself of a bare
+    number ``"v"`` (an absolute variance, σ² = v); ``"zeros"`` and ``"0"`` are 0.
 
     Raises:
         ValueError: for a label of another form.
@@ -87,10 +90,19 @@ def parse_variance(label: str) -> float:
     Examples:
         >>> parse_variance("2/n"), parse_variance("0.5/n"), parse_variance("zeros")
         (2.0, 0.5, 0.0)
+        >>> parse_variance("2"), parse_variance("0.02")  # σ² = 2 and σ² = 0.02
+        (2.0, 0.02)
     """
     text = label.strip()
     if text in ("zeros", "0"):
         return 0.0
+    if not text.endswith("/n"):
+        try:
+            v = float(text)
+        except ValueError:
+            v = -1.0
+        if v > 0 and math.isfinite(v):
+            return v
     if text.endswith("/n"):
         try:
             k = float(text[:-2])
@@ -98,7 +110,22 @@ def parse_variance(label: str) -> float:
             k = -1.0
         if k > 0:
             return k
-    raise ValueError(f"init study: a variance must look like 'k/n' with k > 0, got {label!r}")
+    raise ValueError(
+        f"init study: a variance must look like 'k/n' (σ² = k/n) or a number v > 0 (σ² = v), "
+        f"got {label!r}"
+    )
+
+
+def variance_k(label: str, width: int) -> float:
+    """k with σ² = k/n for the hidden layers (fan-in n = ``width``): the number of a ``"k/n"``
+    label, σ²·width for an absolute ``"v"`` (so the theory c = k/2 applies to both).
+
+    Examples:
+        >>> variance_k("2/n", 100), variance_k("0.02", 100), variance_k("zeros", 100)
+        (2.0, 2.0, 0.0)
+    """
+    value = parse_variance(label)
+    return value if label.strip().endswith("/n") else value * width
 
 
 def build_network(config: InitConfig, label: str, in_features: int, classes: int) -> MLP:
@@ -113,7 +140,8 @@ def build_network(config: InitConfig, label: str, in_features: int, classes: int
         >>> bool(np.allclose(ratio, np.sqrt(2)))
         True
     """
-    init = "zeros" if parse_variance(label) == 0 else f"normal:{parse_variance(label):g}/n"
+    value, per_n = parse_variance(label), label.strip().endswith("/n")
+    init = "zeros" if value == 0 else f"normal:{value!r}" + ("/n" if per_n else "")
     return MLP(
         in_features, classes, width=config.width, depth=config.depth, activation="relu",
         init=init, rng=config.seed,
@@ -282,7 +310,7 @@ def _run_one(config: InitConfig, label: str, train: Any, test: Any, bar: Any) ->
     assert recorder.tracker is not None, "fit calls on_train_begin"
     return {
         "label": label,
-        "k": parse_variance(label),
+        "k": variance_k(label, config.width),
         "activation_norm": at_init.activation_norm,
         "gradient_norm": at_init.gradient_norm,
         "initial_loss": at_init.loss,
@@ -362,7 +390,9 @@ def run_init_study(
     for label in labels:
         parse_variance(label)
     start = time.perf_counter()
-    train, test = load_dataset(config.data), load_dataset(config.data, split="test")
+    where = {"root": config.root, "download": config.download}
+    train = load_dataset(config.data, **where)
+    test = load_dataset(config.data, split="test", **where)
     if config.train_examples is not None:
         train = type(train)(train.x[: config.train_examples], train.y[: config.train_examples])
     per_run = config.epochs * math.ceil(len(train) / config.batch_size)

@@ -1,0 +1,69 @@
+"""experiment init/optimizers: refuse to overwrite, --download/--root, honest summaries, σ² = v."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlplab.cli import build_parser, main
+from mlplab.experiments.init_study import InitConfig, build_network, parse_variance, variance_k
+
+TINY = ["--depth", "4", "--width", "16", "--epochs", "1", "--probe-batch", "16",
+        "--batch-size", "400", "--unclipped-steps", "2", "--no-progress"]  # fmt: skip
+
+
+@pytest.mark.parametrize("experiment", ["init", "optimizers"])
+def test_an_existing_non_empty_out_is_refused(tmp_path, capsys, experiment):
+    (tmp_path / "results.json").write_text("mine")
+    assert main(["experiment", experiment, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files" in err and "--overwrite" in err
+    assert (tmp_path / "results.json").read_text() == "mine"
+
+
+def test_overwrite_replaces_and_the_summary_is_honest(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("old")
+    args = ["experiment", "init", "--out", str(tmp_path), *TINY, "--optimizer", "adam",
+            "--lr", "1e-3", "--variances", "2/n", "--include-zeros", "--overwrite"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["optimizer"] == "adam"
+    assert "momentum" not in out.splitlines()[0]  # Adam has no momentum hyperparameter
+    assert "nan" not in out  # zero init: no "xnan of 2/n"
+    assert "of 2/n" in out  # the 2/n run itself is still compared
+
+
+def test_sgd_summary_still_names_its_momentum(tmp_path, capsys):
+    args = ["experiment", "init", "--out", str(tmp_path), *TINY, "--variances", "2/n"]
+    assert main(args) == 0
+    assert "momentum 0.9" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_a_bare_number_is_an_absolute_variance(capsys):
+    assert parse_variance("2") == 2.0 and variance_k("2", 100) == 200.0
+    assert variance_k("0.02", 100) == pytest.approx(2.0)
+    config = InitConfig(depth=3, width=400)
+    absolute = build_network(config, "0.005", 784, 10)
+    relative = build_network(config, "2/n", 784, 10)
+    for layer in absolute.layers:  # σ² = 0.005 whatever the fan-in
+        assert layer.weight.data.var() == pytest.approx(0.005, rel=0.05)
+    assert relative.layers[1].weight.data.var() == pytest.approx(2 / 400, rel=0.05)
+    args = build_parser().parse_args(["experiment", "init", "--variances", "2,1/n"])
+    assert args.variances == ["2", "1/n"]
+    for bad in ("-2", "inf", "2/m"):
+        with pytest.raises(ValueError, match="k/n"):
+            parse_variance(bad)
+
+
+def test_data_options_are_accepted_and_the_error_names_them(tmp_path, capsys):
+    args = build_parser().parse_args(
+        ["experiment", "init", "--data", "mnist", "--root", str(tmp_path), "--download"]
+    )
+    assert args.download and args.root == str(tmp_path)
+    code = main(["experiment", "init", "--out", str(tmp_path / "o"), "--data", "mnist",
+                 "--root", str(tmp_path / "empty"), *TINY])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "--download" in err
+    assert not (tmp_path / "o" / "results.json").exists()
