@@ -43,6 +43,15 @@ class Affine(Op):
     def vjp(
         self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
     ) -> tuple[Tensor | None, ...]:
+        if not _grad_state.enabled:
+            # First order: the same three array calls as the recorded form below (bit-identical),
+            # without its four nodes, two transposes and their checks.
+            gd = g.data
+            return (
+                Tensor._make(gd @ w.data.transpose((1, 0))) if x.requires_grad else None,
+                Tensor._make(x.data.transpose((1, 0)) @ gd) if w.requires_grad else None,
+                Tensor._make(gd.sum(axis=(0,), keepdims=False)) if b.requires_grad else None,
+            )
         return (
             apply(_MATMUL, g, apply(_TRANSPOSE_2D, w)) if x.requires_grad else None,
             apply(_MATMUL, apply(_TRANSPOSE_2D, x), g) if w.requires_grad else None,
