@@ -4,6 +4,8 @@ The contract: every input either loads (a valid file gives back exactly what was
 raises ``ValueError`` with one short line that starts ``load: <path>:``; never another exception
 (a RecursionError from deeply nested JSON, a NumPy "array is too big" without the file's name
 were both found this way), never an allocation larger than the file could describe.
+Nested states (``mlplab.save`` of dicts, lists, numbers) must round-trip exactly, and any
+skeleton (``mlplab.tree`` metadata) must load or raise the same way.
 ``MLPLAB_FUZZ_SCALE`` multiplies the number of examples (``scripts/fuzz.py`` sets it).
 """
 
@@ -154,3 +156,78 @@ def test_any_header_allocates_at_most_what_the_file_can_hold(tmp_path, data):
         tracemalloc.stop()
     budget = 16 * len(data) + (1 << 20)  # the parsed JSON, the arrays, and small change
     assert peak <= budget, f"load allocated {peak} bytes for a {len(data)}-byte file"
+
+
+small_arrays = st.builds(
+    lambda dtype, n, seed: np.random.default_rng(seed).integers(0, 100, size=n).astype(dtype),
+    st.sampled_from(["float32", "float64", "int64", "uint8"]),
+    st.integers(0, 4),
+    st.integers(0, 2**32 - 1),
+)
+leaves = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+    | small_arrays | st.builds(np.float32, st.floats(width=32))
+)  # fmt: skip
+nested_states = st.dictionaries(
+    st.text(max_size=4) | st.integers(-5, 5),
+    st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.tuples(inner, inner)
+            | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    max_size=4,
+)
+
+
+def _canonical(value):
+    """A comparable form that tells ints, floats (bit for bit), arrays and containers apart."""
+    if isinstance(value, np.ndarray | np.generic):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, float):
+        return ("float", struct.pack(">d", value))
+    if isinstance(value, dict):
+        return ("dict", [(type(k).__name__, k, _canonical(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_canonical(v) for v in value])
+    return (type(value).__name__, value)
+
+
+tagged = st.recursive(
+    json_values,
+    lambda inner: (
+        st.fixed_dictionaries({"dict": st.lists(st.tuples(json_values, inner).map(list))})
+        | st.fixed_dictionaries({"list": st.lists(inner, max_size=3)})
+        | st.fixed_dictionaries({"tensor": st.text(max_size=4) | json_values})
+        | st.fixed_dictionaries({"scalar": st.text(max_size=4) | json_values})
+        | st.fixed_dictionaries({"nan": st.text(max_size=17) | json_values})
+    ),
+    max_leaves=8,
+)
+
+
+@settings(FUZZ, max_examples=100 * SCALE)
+@given(state=nested_states, data=st.data())
+def test_nested_states_round_trip_and_hostile_skeletons_never_escape_the_contract(
+    tmp_path, monkeypatch, state, data
+):
+    from mlplab.nested import TREE_KEY
+
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # durability is not the point; speed is
+    path = tmp_path / "n.safetensors"
+    mlplab.save(state, path)
+    assert _canonical(_load(path)) == _canonical(state)
+    header_tree = data.draw(tagged | st.text(max_size=12).map(json.dumps), label="skeleton")
+    raw = {f"t{i}": np.zeros(i, np.float32) for i in range(data.draw(st.integers(0, 2)))}
+    mlplab.save(raw, path, metadata={"note": "x"})
+    blob = bytearray(path.read_bytes())
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    header.setdefault("__metadata__", {})[TREE_KEY] = json.dumps(header_tree)
+    text = json.dumps(header).encode()
+    text += b" " * (-(8 + len(text)) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(blob[8 + n :]))
+    _load(path)
