@@ -275,24 +275,53 @@ def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    logits: Tensor,
+    labels: Any,
+    reduction: str = "mean",
+    *,
+    weight: Any = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Return the softmax cross-entropy ℓ(h, y) = −log softmax(h)_y = logsumexp(h) − h_y.
+
+    With PyTorch's options, for row n with label yₙ, log-probabilities log pₙ = log_softmax(hₙ),
+    class weights w (ones by default) and smoothing ε over k classes:
+
+        ℓₙ = (1 − ε)·w_{yₙ}·(−log pₙ,yₙ) + (ε/k)·Σ_c w_c·(−log pₙ,c),
+
+    rows whose label is ``ignore_index`` give 0 and count for nothing; "mean" divides Σₙ ℓₙ by
+    Σₙ w_{yₙ} over the other rows (the number of rows without weights), exactly as
+    ``torch.nn.functional.cross_entropy``.
 
     Args:
         logits: (m, k) scores (or (k,) for one example).
-        labels: (m,) integer class indices in [0, k).
+        labels: (m,) integer class indices in [0, k) (or ``ignore_index``).
         reduction: "mean" over the batch, "sum", or "none" for the (m,) losses.
+        weight: (k,) class weights, a constant (not differentiated); None: all 1.
+        ignore_index: a label value whose rows are left out (PyTorch's default −100).
+        label_smoothing: ε in [0, 1]: the target is (1 − ε)·onehot(y) + ε/k.
 
     Raises:
-        ValueError: for labels that are not integers, of the wrong shape, or out of range.
+        ValueError: for labels that are not integers, of the wrong shape or out of range, a
+            weight not of shape (k,), ε outside [0, 1], or an unknown reduction.
 
     Examples:
         >>> import mlplab
         >>> cross_entropy(mlplab.tensor([[0.0, 0.0]]), mlplab.tensor([1]))
         tensor(0.6931472)
+        >>> h, y = mlplab.tensor([[2.0, 0.0], [0.0, 2.0]]), mlplab.tensor([0, 0])
+        >>> round(cross_entropy(h, y, weight=[1.0, 3.0], label_smoothing=0.1).item(), 5)
+        1.23962
     """
     logits = as_tensor(logits)
     y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            + ("; pass class weights as weight=..." if not isinstance(reduction, str) else "")
+        )
     if y.dtype.kind not in "iu":
         raise ValueError(f"cross_entropy: labels must be integers, got dtype {y.dtype}")
     if logits.ndim not in (1, 2) or y.shape != logits.shape[:-1]:
@@ -301,14 +330,42 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
             f"got {logits.shape} and {y.shape}"
         )
     k = logits.shape[-1]
-    if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"cross_entropy: labels must be in [0, {k}), got [{y.min()}, {y.max()}]")
-    if logits.ndim == 2 and reduction in ("mean", "sum") and y.shape[0]:
+    ignored = y == ignore_index
+    bad = ~ignored & ((y < 0) | (y >= k))
+    if bad.any():
+        counted = y[~ignored]
+        raise ValueError(
+            f"cross_entropy: labels must be in [0, {k}), got [{counted.min()}, {counted.max()}] "
+            f"(rows labelled ignore_index={ignore_index} are left out)"
+        )
+    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    w = None
+    if weight is not None:
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, logits.dtype)
+        if w.shape != (k,):
+            raise ValueError(f"cross_entropy: weight must have shape ({k},), got {w.shape}")
+    plain = w is None and label_smoothing == 0.0 and not ignored.any()
+    if plain and logits.ndim == 2 and reduction != "none" and y.shape[0]:
         # The training case as one node: a handful of array operations instead of a dozen nodes.
         return softmax_cross_entropy(logits, y, 1.0 / y.shape[0] if reduction == "mean" else 1.0)
-    log_p = log_softmax(logits, axis=-1)
-    picked = log_p[np.arange(y.shape[0]), y] if logits.ndim == 2 else log_p[int(y)]
-    return _reduce("cross_entropy", negative(picked), reduction)
+    one_row = logits.ndim == 1
+    log_p = log_softmax(reshape(logits, (1, k)) if one_row else logits, axis=-1)
+    rows = np.arange(log_p.shape[0])
+    target = np.where(ignored, 0, y).reshape(-1)
+    kept = (~ignored).reshape(-1).astype(logits.dtype)
+    # Each row's weight w_{yₙ}, 0 for an ignored row: constants, like the labels.
+    w_y = kept if w is None else w[target] * kept
+    losses = multiply(negative(log_p[rows, target]), Tensor._make(w_y))
+    if label_smoothing:
+        per_class = log_p if w is None else multiply(log_p, Tensor._make(w))
+        smooth = multiply(negative(sum_(per_class, axis=1)), Tensor._make(kept))
+        losses = multiply(losses, 1.0 - label_smoothing) + multiply(smooth, label_smoothing / k)
+    if reduction == "sum":
+        return sum_(losses)
+    if reduction == "mean":
+        return divide(sum_(losses), Tensor._make(np.asarray(w_y.sum(), logits.dtype)))
+    return reshape(losses, ()) if one_row else losses
 
 
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -345,3 +402,10 @@ for _name, _method in {
     "logsumexp": logsumexp,
 }.items():
     setattr(Tensor, _name, _method)
+
+# Normalization and dropout live beside their modules in mlplab.nn (one concept per file);
+# they are re-exported here so the functional API is complete (F.batch_norm, F.dropout).
+from .nn.dropout import dropout  # noqa: E402
+from .nn.norm import batch_norm, layer_norm  # noqa: E402
+
+__all__ += ["batch_norm", "layer_norm", "dropout"]
