@@ -134,3 +134,13 @@ def test_a_terabyte_header_in_a_tiny_file_is_refused_before_allocating(tmp_path,
     finally:
         tracemalloc.stop()
     assert peak < (1 << 20)
+
+
+def test_an_empty_shape_too_big_for_numpy_is_a_read_idx_error(tmp_path):
+    """Found by scripts/fuzz.py: (0, 2**32-1, 2**32-1) holds no bytes, yet NumPy refuses it."""
+    path = tmp_path / "empty.idx"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 0, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(ValueError, match=r"read_idx: .*beyond what NumPy can hold"):
+        read_idx(path)
+    path.write_bytes(bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 0, 2**32 - 1))
+    assert read_idx(path).shape == (0, 2**32 - 1)  # empty, and NumPy can hold it
