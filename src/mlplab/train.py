@@ -304,7 +304,9 @@ def fit(
         resume: continue from the checkpoint in ``checkpoint_dir``.
         scheduler: an lr scheduler stepped once per epoch (``scheduler.step()``).
         config: JSON-able description of the run, stored in each checkpoint.
-        progress: show a tqdm bar per epoch (on stderr) with the running loss and accuracy.
+        progress: show the running loss and accuracy on stderr: a tqdm bar per epoch on a
+            terminal, else (a log file, a pipe, captured output) plain lines, one per epoch and
+            one every 10 s (:func:`mlplab.progress.progress_bar`).
 
     Raises:
         ValueError: for ``epochs`` < 0, or ``resume`` without ``checkpoint_dir``.
@@ -394,18 +396,9 @@ def _train_epoch(
     batches: Any = loader
     bar = None
     if progress:
-        import sys
+        from .progress import progress_bar
 
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            loader,
-            total=len(loader),
-            desc=f"epoch {state.epoch}/{state.epochs}",
-            leave=False,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
+        bar = progress_bar(loader, total=len(loader), desc=f"epoch {state.epoch}/{state.epochs}")
         batches = bar
     try:
         for x, y in batches:
@@ -427,6 +420,8 @@ def _train_epoch(
                 cb.on_step_end(state)
             if bar is not None and state.step % 10 == 0:
                 bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
+        if bar is not None and count:
+            bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
     finally:
         if bar is not None:
             bar.close()

@@ -35,6 +35,7 @@ from .. import optim
 from ..data import DataLoader, load_dataset
 from ..diagnostics import DiagnosticsRecorder, probe
 from ..nn import MLP, CrossEntropyLoss
+from ..progress import progress_bar
 from ..tensor import Tensor
 from ..train import Callback, DivergenceError, fit, train_step
 
@@ -379,8 +380,6 @@ def run_init_study(
         >>> [run["label"] for run in results["runs"]], len(results["runs"][0]["weight_change"])
         (['1/n', '2/n', '3/n'], 3)
     """
-    from tqdm.auto import tqdm
-
     from .variance import run_variance
 
     config = config or InitConfig()
@@ -399,7 +398,7 @@ def run_init_study(
     if config.clip_grad_norm is not None:
         per_run += config.unclipped_steps
     total = len(labels) * per_run
-    bar = tqdm(total=total, desc="init study", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=total, desc="init study", disable=not progress)  # plain lines in logs
     try:
         runs = [_run_one(config, label, train, test, bar) for label in labels]
     finally:
