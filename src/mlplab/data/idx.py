@@ -84,7 +84,7 @@ def _parse(f: Any, path: Any, limit: int, compressed: bool) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize  # a Python int: no overflow
-    if math.prod(max(d, 1) for d in dims) * dtype.itemsize >= 2**63:  # e.g. (0, 2**32-1, ...)
+    if not expected and math.prod(max(d, 1) for d in dims) * dtype.itemsize >= 2**63:
         raise _fail(path, f"dimensions {dims} are beyond what NumPy can hold, even when empty")
     available = limit - 4 - 4 * ndim
     if expected > available:
