@@ -35,7 +35,12 @@ def _positive_int(text: str) -> int:
 
 
 def parse_scheduler(text: str) -> str:
-    """Check a ``--scheduler`` address: ``tcp://HOST:PORT`` or ``local:N``."""
+    """Check a ``--scheduler`` address: ``tcp://HOST:PORT`` or ``local:N``.
+
+    Examples:
+        >>> parse_scheduler("tcp://127.0.0.1:8786"), parse_scheduler("local:2")
+        ('tcp://127.0.0.1:8786', 'local:2')
+    """
     kind, _, rest = text.partition("://") if "://" in text else text.partition(":")
     if kind == "local" and rest.isdigit() and int(rest) >= 1:
         return text
@@ -45,7 +50,13 @@ def parse_scheduler(text: str) -> str:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``sweep`` (``run``, ``show``, ``plot``) to the ``mlplab`` subparsers."""
+    """Add ``sweep`` (``run``, ``show``, ``plot``) to the ``mlplab`` subparsers.
+
+    Examples:
+        >>> sub = argparse.ArgumentParser().add_subparsers()
+        >>> add_parser(sub).prog.split()[-1]
+        'sweep'
+    """
     p = subparsers.add_parser("sweep", help="run, resume and compare many training runs",
                               description="Sweeps of `mlplab train` configurations, kept in "
                               "DIR/sweep.sqlite.")  # fmt: skip
@@ -154,7 +165,14 @@ def _execute(spec: Any, out: Path, execution: dict[str, Any], prog: str) -> int:
 
 
 def open_store(folder: str | Path) -> Any:
-    """Open the Store of an existing sweep folder (refusing to create one)."""
+    """Open the Store of an existing sweep folder (refusing to create one).
+
+    Examples:
+        >>> open_store("/nonexistent")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mlplab.commands.UsageError: /nonexistent: not a sweep folder (no sweep.sqlite; ...)
+    """
     path = Path(folder)
     if not (path / STORE_NAME).is_file():
         raise UsageError(f"{folder}: not a sweep folder (no {STORE_NAME}; start one with "
@@ -199,7 +217,14 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def print_study(name: str, folder: str | Path) -> list[Path]:
-    """Print a built-in study's tables and write its figures into ``folder/figures``."""
+    """Print a built-in study's tables and write its figures into ``folder/figures``.
+
+    Examples:
+        >>> print_study("init", "/nonexistent")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        mlplab.commands.UsageError: /nonexistent: not a sweep folder ...
+    """
     from ..sweep.figures import plot_sweep
     from ..sweep.views import format_profile, format_table, lr_profile, summarize, swept_axes
 
@@ -222,7 +247,13 @@ def print_study(name: str, folder: str | Path) -> list[Path]:
 
 def run_study(name: str, out: str | Path, workers: int | None = None,
               scheduler: str | None = None, dry_run: bool = False) -> int:  # fmt: skip
-    """Run the built-in study ``name`` (``optimizers`` or ``init``) into ``out`` and report it."""
+    """Run the built-in study ``name`` (``optimizers`` or ``init``) into ``out`` and report it.
+
+    Examples:
+        >>> run_study("init", "/tmp/mlplab-doctest-never-made", dry_run=True)
+        48 trials (dry run: nothing was run or written)
+        0
+    """
     from ..sweep import load_study
 
     spec, out = load_study(name), Path(out)

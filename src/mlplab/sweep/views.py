@@ -40,7 +40,13 @@ def higher_is_better(metric: str) -> bool:
 
 @dataclass
 class ConfigRow:
-    """One configuration: its swept values and its metric pooled over seeds."""
+    """One configuration: its swept values and its metric pooled over seeds.
+
+    Examples:
+        >>> row = ConfigRow({"lr": 0.1}, [0.90, 0.94], diverged=1)
+        >>> row.n, round(row.mean, 2), round(row.std, 4), row.diverged
+        (2, 0.92, 0.0283, 1)
+    """
 
     values: dict[str, Any]
     values_of_seeds: list[float] = field(default_factory=list)
@@ -209,7 +215,13 @@ def _is_instance(t: Any) -> bool:
 
 
 def trials_json(trials: Iterable[Any]) -> list[dict[str, Any]]:
-    """Every trial as a JSON-able dict (its key, status, config, metrics, times, host, error)."""
+    """Every trial as a JSON-able dict (its key, status, config, metrics, times, host, error).
+
+    Examples:
+        >>> from types import SimpleNamespace as R
+        >>> trials_json([R(key="k", status="finished", config={}, metrics={"test_accuracy": 0.9})])
+        [{'key': 'k', 'status': 'finished', 'config': {}, 'metrics': {'test_accuracy': 0.9}}]
+    """
     out = []
     for t in trials:
         item = dataclasses.asdict(t) if _is_instance(t) else dict(vars(t))
@@ -274,7 +286,15 @@ def lr_profile(
 
 
 def format_profile(profile: Sequence[dict[str, Any]], axis: str = "lr") -> str:
-    """Format :func:`lr_profile` as a table, one line per optimizer (or other line)."""
+    """Format :func:`lr_profile` as a table, one line per optimizer (or other line).
+
+    Examples:
+        >>> rows = [ConfigRow({"optimizer": "sgd", "lr": lr}, [a])
+        ...         for lr, a in [(0.1, 0.9), (1.0, 0.5)]]
+        >>> print(format_profile(lr_profile(rows)))  # doctest: +NORMALIZE_WHITESPACE
+        configuration  best lr  mean ± std there  decades within 1 pt  diverges from
+        optimizer=sgd  0.1      0.9000 ± 0.0000   0.00                 none in grid
+    """
     header = ["configuration", f"best {axis}", "mean ± std there", "decades within 1 pt",
               "diverges from"]  # fmt: skip
     body = []
