@@ -247,6 +247,14 @@ def _check_kinds(values: dict[str, Any]) -> None:
         value = values[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{key} must be an int >= 0, got {str(value)[:40]}")
+    rows = values["history"].get("epochs")
+    for row in rows if isinstance(rows, list) else []:  # fit and the run folder read these
+        numbers = isinstance(row, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in row.values()
+        )
+        if not numbers or not {"epoch", "steps", "seconds"} <= set(row):
+            raise ValueError(f"history rows must be objects of numbers with epoch, steps and "
+                             f"seconds, got {str(row)[:60]}")  # fmt: skip
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

@@ -197,11 +197,16 @@ def test_resume_from_a_hostile_checkpoint_exits_0_or_2_in_one_line(
         assert err.count("\n") == 1 and err.startswith("mlplab train: error: "), err
 
 
+NO_SECONDS = {"epochs": [{"epoch": 1, "steps": 4}], "steps": [], "stride": 1, "max_steps": 9}
+
+
 @pytest.mark.parametrize(
-    ("field", "value"), [("flags", [1]), ("config", []), ("epoch", -1), ("epoch", 1e400)]
+    ("field", "value"),
+    [("flags", [1]), ("config", []), ("epoch", -1), ("epoch", 1e400), ("history", NO_SECONDS)],
 )
 def test_resume_from_found_cases_exits_2(run, tmp_path, capsys, field, value):
-    """Cases fuzzing found (each was a traceback): flags or config not an object, bad epoch."""
+    """Cases fuzzing found (each was a traceback): flags or config not an object, a bad epoch,
+    a history row without its seconds (scripts/fuzz.py found that one)."""
     out = tmp_path / "run"
     shutil.copytree(run["dir"], out)
     metadata = dict(run["metadata"])
