@@ -111,8 +111,9 @@ def contour(ax, paths, steps=None, title=""):
     ax.legend(fontsize=7, loc="lower left")
 
 
-fig, ax = plt.subplots(figsize=(6, 5))
-contour(ax, gd_paths, steps=30, title="GD: below and above 2/λ_max")
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+for ax, (label, path) in zip(axes, gd_paths.items(), strict=True):
+    contour(ax, {label: path}, steps=30, title=f"GD {label}: 30 steps")
 plt.show()
 
 # %% [markdown]
