@@ -60,6 +60,25 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _widths(text: str) -> int | list[int]:
+    """``"128"`` -> 128 (every hidden layer), ``"128,64"`` -> [128, 64] (one per hidden layer).
+
+    Examples:
+        >>> _widths("128"), _widths("128, 64")
+        (128, [128, 64])
+    """
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or a list like 128,64, got {text!r}"
+        )
+    return values[0] if len(values) == 1 and "," not in text else values
+
+
 def _betas(text: str) -> tuple[float, float]:
     parts = text.replace(" ", "").split(",")
     try:
@@ -93,7 +112,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     m = p.add_argument_group("model")
     m.add_argument("--depth", type=_int_at_least(1), help="number of Linear layers L [2]")
-    m.add_argument("--width", type=_int_at_least(1), help="hidden units per layer [256]")
+    m.add_argument("--width", type=_widths, help="hidden units per layer, or one per hidden "
+                   "layer like 128,64 (then --depth is their count + 1) [256]")  # fmt: skip
     m.add_argument("--activation", help="relu, leaky_relu, tanh, sigmoid, gelu, identity [relu]")
     m.add_argument("--init", help=f"weight init: {', '.join(B.INITIALIZERS)} [kaiming_normal]")
     o = p.add_argument_group("optimizer (defaults depend on --optimizer)")
@@ -154,6 +174,16 @@ def make_config(flags: dict[str, Any]) -> dict[str, Any]:
         (0.9, 2, 256)
     """
     config = DEFAULTS | {k: v for k, v in flags.items() if k in DEFAULTS}
+    if isinstance(config["width"], list | tuple):  # one width per hidden layer: L = count + 1
+        config["width"] = [int(w) for w in config["width"]]
+        if "depth" not in flags:
+            config["depth"] = len(config["width"]) + 1
+        elif flags["depth"] != len(config["width"]) + 1:
+            raise UsageError(
+                f"--depth {flags['depth']} does not fit --width "
+                f"{','.join(map(str, config['width']))}: {len(config['width'])} hidden widths "
+                f"make {len(config['width']) + 1} Linear layers"
+            )
     config["optimizer_args"] = B.resolve_optimizer(
         config["optimizer"], {k: flags.get(k) for k in OPTIMIZER_FLAGS}
     )
