@@ -142,3 +142,34 @@ def test_set_num_threads_sets_the_blas_too() -> None:
         assert all(i["num_threads"] == 1 for i in blas)
         assert mlplab.get_num_threads() == 1
     mlplab.set_num_threads(before)
+
+
+def test_pick_num_threads_returns_a_candidate_and_restores_the_count() -> None:
+    before = mlplab.get_num_threads()
+    with threadpoolctl.threadpool_limits(None):
+        assert parallel.pick_num_threads(32, 64, candidates=(1, 2)) in (1, 2)
+        assert parallel.pick_num_threads(32, 64, candidates=(1,)) == 1
+    assert mlplab.get_num_threads() == before
+
+
+def test_cli_threads_flag_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from mlplab import cli
+
+    before = mlplab.get_num_threads()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    picked: list[tuple[int, int]] = []
+    monkeypatch.setattr(parallel, "pick_num_threads", lambda b, w: picked.append((b, w)) or 3)
+    with threadpoolctl.threadpool_limits(None):
+        cli._set_threads(argparse.Namespace(command="train", threads=2))
+        assert mlplab.get_num_threads() == 2 and picked == []  # --threads overrides
+        cli._set_threads(argparse.Namespace(command="train", threads=None, batch_size=32))
+        assert mlplab.get_num_threads() == 3 and picked == [(32, 256)]  # measured
+        cli._set_threads(argparse.Namespace(command="experiment", threads=None))
+        assert mlplab.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        cli._set_threads(argparse.Namespace(command="train", threads=None))
+        assert mlplab.get_num_threads() == 1  # the environment's choice: left alone
+    mlplab.set_num_threads(before)

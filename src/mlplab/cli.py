@@ -63,17 +63,26 @@ def _version() -> str:
     return __version__
 
 
-def _limit_blas_threads(threads: int | None) -> None:
-    """Cap the BLAS threads: many threads on small matrices mostly wait for each other."""
+def _set_threads(args: Any) -> None:
+    """Set mlplab's and the BLAS's threads: ``--threads N``; else ``train`` measures 1 against
+    all cores on a layer of its size (``parallel.pick_num_threads``) and the other commands use
+    1; an ``OMP/OPENBLAS/MKL_NUM_THREADS`` in the environment is the user's choice."""
+    threads = args.threads
     if threads is None and any(
         os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     ):
-        return  # the user chose through the environment
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own default
         return
-    threadpool_limits(limits=threads or 1, user_api="blas")
+    from .parallel import pick_num_threads, set_num_threads
+
+    if threads is None:
+        if args.command == "train":
+            batch = getattr(args, "batch_size", None) or 64
+            width = getattr(args, "width", None) or 256
+            width = max(width) if isinstance(width, list) else width  # --width 128,64
+            threads = pick_num_threads(batch, width)
+        else:
+            threads = 1
+    set_num_threads(threads)
 
 
 def _fail(prog: str, err: BaseException, code: int) -> int:
@@ -99,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prog = f"mlplab {args.command}"
     if hasattr(args, "threads"):
-        _limit_blas_threads(args.threads)
+        _set_threads(args)
     return _dispatch(args, prog)
 
 

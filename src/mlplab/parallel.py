@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "GRAIN", "get_num_threads", "set_num_threads", "worth_cutting", "parallel_for", "ufunc",
-    "ranges",
+    "GRAIN", "get_num_threads", "set_num_threads", "pick_num_threads", "worth_cutting",
+    "parallel_for", "ufunc", "ranges",
 ]  # fmt: skip
 
 #: fewest elements per thread worth a hand-off (below it a cut costs more than it saves)
@@ -118,6 +118,56 @@ def worth_cutting(size: int) -> bool:
         False
     """
     return size >= 2 * GRAIN and (_num_threads or get_num_threads()) > 1
+
+
+def pick_num_threads(batch: int, width: int, candidates: tuple[int, ...] | None = None) -> int:
+    """Measure which thread count runs a layer of this size fastest, and return it.
+
+    Times, at each candidate count, the work of one hidden layer's training step on a
+    (batch, width) activation: the three products ``Z W``, ``Zᵀ G`` and ``G Wᵀ`` and a relu
+    pass, best of three (some 50 ms at most). More threads must win by 10% to be chosen:
+    on small matrices a second BLAS thread mostly waits. The thread count is left as it was.
+
+    Args:
+        batch: the minibatch size m.
+        width: the hidden width n (the layer is n → n).
+        candidates: the counts to try; default 1 and :func:`get_num_threads`'s default.
+
+    Returns:
+        The chosen thread count.
+
+    Examples:
+        >>> pick_num_threads(8, 16, candidates=(1,))
+        1
+    """
+    import time
+
+    before = get_num_threads()
+    if candidates is None:
+        candidates = tuple(sorted({1, _default_num_threads()}))
+    # Beyond 128 × 512 the products are large enough for any BLAS to share out; measuring
+    # at full size would cost seconds.
+    batch, width = min(batch, 128), min(width, 512)
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((batch, width), dtype=np.float32)
+    w = rng.standard_normal((width, width), dtype=np.float32)
+    best, best_time = 1, float("inf")
+    try:
+        for n in sorted(candidates):
+            set_num_threads(n)
+            times = []
+            for _ in range(4):
+                start = time.perf_counter()
+                h = ufunc(np.maximum, z @ w, 0)
+                _ = z.T @ h
+                _ = h @ w.T
+                times.append(time.perf_counter() - start)
+            t = min(times[1:])
+            if t < 0.9 * best_time:
+                best, best_time = n, t
+    finally:
+        set_num_threads(before)
+    return best
 
 
 def _executor() -> Any:
