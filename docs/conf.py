@@ -38,7 +38,7 @@ extensions = [
 exclude_patterns = ["_build", "jupyter_execute", "CORE_API.md", "**.ipynb_checkpoints"]
 html_theme = "alabaster"
 html_title = f"mlplab {release}"
-html_theme_options = {"description": "Fully connected networks on NumPy", "page_width": "1100px"}
+html_theme_options = {"description": "Fully connected networks on NumPy", "page_width": "1320px"}
 html_static_path: list[str] = []
 
 # The docstrings are Google style; napoleon reads them as written.

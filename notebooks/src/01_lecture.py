@@ -33,7 +33,7 @@ def claim(what, measured, lecture):
     """Print one claim: what is measured, the number, and the lecture's formula or value."""
     if isinstance(measured, float):
         measured = f"{measured:.4g}"
-    print(f"{what:<52} measured {measured!s:<12} lecture: {lecture}")
+    print(f"{what:<50} {measured!s:>11}   lecture: {lecture}")
 
 
 # %% [markdown]
