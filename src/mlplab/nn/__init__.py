@@ -6,18 +6,21 @@ lecture; ``MLP`` is the L-layer network Zᵢ₊₁ = σ(Zᵢ Wᵢ + 1 bᵢᵀ); 
 
 from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
 from .container import ModuleList, Sequential
+from .dropout import Dropout
 from .flatten import Flatten
 from .hooks import RemovableHandle
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss
 from .mlp import MLP
 from .module import Module
+from .norm import BatchNorm1d, LayerNorm
 from .parameter import Parameter
+from .residual import Residual
 from .state import IncompatibleKeys
 
 __all__ = [
     "Module", "Parameter", "RemovableHandle", "IncompatibleKeys",
     "ModuleList", "Sequential", "Linear", "Flatten", "MLP",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Identity", "get_activation",
-    "CrossEntropyLoss", "MSELoss",
+    "CrossEntropyLoss", "MSELoss", "BatchNorm1d", "LayerNorm", "Dropout", "Residual",
 ]  # fmt: skip

@@ -49,6 +49,8 @@ class Module:
         # Bypass __setattr__: these are the registries it writes to.
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "_forward_pre_hooks", {})
         object.__setattr__(self, "training", True)
@@ -71,6 +73,8 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name)
             modules[name] = value
+        elif name in self.__dict__["_buffers"]:
+            self.__dict__["_buffers"][name] = self._as_buffer(name, value)
         elif name in params or name in modules:
             kind = "parameter" if name in params else "sub-module"
             expected = "a Parameter" if name in params else "a Module"
@@ -100,23 +104,111 @@ class Module:
         self.__dict__.pop(name, None)
         self.__dict__["_parameters"].pop(name, None)
         self.__dict__["_modules"].pop(name, None)
+        self.__dict__["_buffers"].pop(name, None)
+        self.__dict__["_non_persistent"].discard(name)
 
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: look in the registries.
-        for registry in ("_parameters", "_modules"):
+        for registry in ("_parameters", "_modules", "_buffers"):
             entries = self.__dict__.get(registry)
             if entries is not None and name in entries:
                 return entries[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
-        if name in self._parameters or name in self._modules:
+        if name in self._parameters or name in self._modules or name in self._buffers:
             self._forget(name)
         else:
             object.__delattr__(self, name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+        registered = set(self._parameters) | set(self._modules) | set(self._buffers)
+        return sorted(set(super().__dir__()) | registered)
+
+    # ---------------------------------------------------------------- buffers
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register a buffer: module state that is not a parameter (BatchNorm's running mean).
+
+        A buffer is a Tensor that never requires grad: optimizers never see it (it is not in
+        :meth:`parameters`), but it is in :meth:`named_buffers`, in :meth:`state_dict` (unless
+        ``persistent=False``), restored by :meth:`load_state_dict` with the same checks as a
+        parameter, and floating buffers are converted by :meth:`to`. Assigning to the attribute
+        later replaces the buffer (a Tensor, an array, or None).
+
+        Args:
+            name: the attribute name (no dots), not already a parameter, sub-module or attribute.
+            tensor: the initial value (an array or a Tensor; copied), or None for "no buffer yet".
+            persistent: whether the buffer is part of ``state_dict()``.
+
+        Raises:
+            TypeError: if ``name`` is not a string.
+            KeyError: if ``name`` is empty, dotted, or already taken.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.nn import Module
+            >>> m = Module()
+            >>> m.register_buffer("count", np.zeros(2))
+            >>> [name for name, _ in m.named_buffers()], list(m.parameters())
+            (['count'], [])
+            >>> sorted(m.state_dict())
+            ['count']
+        """
+        where = f"{type(self).__name__}.register_buffer"
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{where}: name must be non-empty and without '.', got {name!r}")
+        if name not in self._buffers and (
+            name in self._parameters or name in self._modules or name in self.__dict__
+        ):
+            raise KeyError(f"{where}: attribute {name!r} already exists")
+        self._buffers[name] = self._as_buffer(name, tensor)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def _as_buffer(self, name: str, value: Any) -> Tensor | None:
+        if value is None:
+            return None
+        if isinstance(value, Parameter):
+            raise TypeError(
+                f"{type(self).__name__}.{name}: is a buffer, got a Parameter (buffers are "
+                f"never trained; assign parameters to a new attribute)"
+            )
+        array = np.array(value.data if isinstance(value, Tensor) else value, copy=True)
+        return Tensor._make(array)
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(dotted_name, buffer)`` for every buffer (persistent or not), in order.
+
+        Examples:
+            >>> from mlplab.nn import BatchNorm1d
+            >>> [name for name, _ in BatchNorm1d(3).named_buffers()]
+            ['running_mean', 'running_var', 'num_batches_tracked']
+        """
+        owners = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for owner_name, module in owners:
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{owner_name}.{name}" if owner_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Yield every buffer, in order (see :meth:`named_buffers`)."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """Each module's parameters, then its persistent buffers, module by module."""
+        for owner_name, module in self.named_modules():
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield (f"{owner_name}.{name}" if owner_name else name), param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    yield (f"{owner_name}.{name}" if owner_name else name), buffer
 
     # ---------------------------------------------------------------- traversal
 
@@ -245,6 +337,9 @@ class Module:
             param.data = param.data.astype(target, copy=False)
             if param.grad is not None:
                 param.grad = Tensor._make(param.grad.data.astype(target, copy=False))
+        for buffer in self.buffers():
+            if buffer.dtype.kind == "f":  # integer counters stay integers, as in PyTorch
+                buffer.data = buffer.data.astype(target, copy=False)
         return self
 
     astype = to
@@ -260,20 +355,19 @@ class Module:
     # ---------------------------------------------------------------- state
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Return ``{dotted_name: copy of the parameter's array}``, in registration order.
+        """Return ``{dotted_name: copy of the array}`` for every parameter and persistent buffer,
+        module by module (its parameters, then its buffers), in registration order.
 
         Examples:
             >>> from mlplab.nn import Linear
             >>> sorted(Linear(3, 2, rng=0).state_dict())
             ['bias', 'weight']
         """
-        return {
-            name: np.array(param.data, copy=True)
-            for name, param in self.named_parameters(remove_duplicate=False)
-        }
+        return {name: np.array(value.data, copy=True) for name, value in self._named_state()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays from ``state`` into the parameters, in place (the objects stay the same).
+        """Copy arrays from ``state`` into the parameters and persistent buffers, in place (the
+        objects stay the same).
 
         Nothing is written unless every check passes.
 
@@ -289,7 +383,7 @@ class Module:
             RuntimeError: naming every missing and unexpected key and every shape or dtype
                 mismatch, on one line.
         """
-        own = dict(self.named_parameters(remove_duplicate=False))
+        own = dict(self._named_state())
         return load_arrays(f"{type(self).__name__}.load_state_dict", own, state, strict)
 
     # ---------------------------------------------------------------- calling

@@ -40,7 +40,7 @@ def load_arrays(
 
     Args:
         where: the caller's name for messages, e.g. ``"MLP.load_state_dict"``.
-        own: ``{dotted_name: parameter}`` of the receiving module.
+        own: ``{dotted_name: parameter or buffer}`` of the receiving module.
         state: ``{dotted_name: array or Tensor}``.
         strict: refuse missing and unexpected keys (shape and dtype problems are always refused).
 
@@ -79,8 +79,11 @@ def load_arrays(
             problems.append(
                 f"shape mismatch for '{key}': expected {param.shape}, got {array.shape}"
             )
-        elif array.dtype.kind != "f":
+        elif param.dtype.kind == "f" and array.dtype.kind != "f":
             problems.append(f"'{key}' must be floating point, got dtype {array.dtype}")
+        elif param.dtype.kind in "iu" and array.dtype.kind not in "iu":
+            # an integer buffer (BatchNorm's num_batches_tracked) takes integers only
+            problems.append(f"'{key}' must be an integer, got dtype {array.dtype}")
         else:
             arrays[key] = array
     if problems:
