@@ -111,6 +111,7 @@ def train_steps(
                 out = run_worker("step_worker.py", args, t)
                 if "median_ms" in out:
                     medians.setdefault(key, []).append(out["median_ms"])
+                    print(f"    {lib:6} {config:9} {opt:4} {t} thr: {out['median_ms']:9.2f} ms")
                     first_loss[key] = out.get("first")
                 else:
                     notes[key] = out.get("skipped") or out.get("error", "?")

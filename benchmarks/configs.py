@@ -13,13 +13,13 @@ import numpy as np
 
 #: name -> sizes, batch, (warm-up, timed steps), (quick warm-up, quick steps), batch norm
 CONFIGS: dict[str, dict[str, Any]] = {
-    "small": dict(sizes=[784, 100, 10], batch=128, steps=(10, 120), quick=(3, 15)),
-    "deep50": dict(sizes=[784] + [100] * 49 + [10], batch=128, steps=(5, 40), quick=(2, 5)),
+    "small": dict(sizes=[784, 100, 10], batch=128, steps=(10, 80), quick=(3, 15)),
+    "deep50": dict(sizes=[784] + [100] * 49 + [10], batch=128, steps=(5, 25), quick=(2, 5)),
     "deep50-bn": dict(
-        sizes=[784] + [100] * 49 + [10], batch=128, steps=(5, 30), quick=(2, 4), bn=True
+        sizes=[784] + [100] * 49 + [10], batch=128, steps=(3, 20), quick=(2, 4), bn=True
     ),
-    "wide": dict(sizes=[784, 1024, 1024, 10], batch=128, steps=(3, 30), quick=(1, 4)),
-    "big": dict(sizes=[4096] * 4 + [10], batch=512, steps=(1, 3), quick=(1, 1)),
+    "wide": dict(sizes=[784, 1024, 1024, 10], batch=128, steps=(3, 20), quick=(1, 4)),
+    "big": dict(sizes=[4096] * 4 + [10], batch=512, steps=(1, 2), quick=(1, 1)),
 }
 LABEL = {
     "small": "784-100-10 B128",
