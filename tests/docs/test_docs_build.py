@@ -81,5 +81,9 @@ def test_cli_reference_lists_every_subcommand_from_the_parsers(built):
 
 def test_formula_map_links_to_the_api(built):
     html = (built["out"] / "formulas.html").read_text(encoding="utf-8")
-    for target in ("mlplab.optim.Newton.html", "mlplab.init.kaiming_normal.html"):
+    for target in (
+        "mlplab.optim.Newton.html",
+        "mlplab.init.kaiming_normal.html",
+        "mlplab.nn.BatchNorm1d.html",
+    ):
         assert target in html
