@@ -21,6 +21,7 @@ from .adagrad import Adagrad, adagrad_update
 from .adam import Adam, AdamW, adam_update
 from .clip import clip_grad_norm_, clip_grad_value_
 from .gd import GD, gd_update
+from .lr_one_cycle import OneCycleLR
 from .lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
@@ -29,6 +30,7 @@ from .lr_scheduler import (
     LRScheduler,
     StepLR,
 )
+from .lr_scheduler_extra import MultiStepLR, ReduceLROnPlateau, SequentialLR
 from .momentum import Momentum, Nesterov, momentum_update, nesterov_lookahead_update
 from .newton import Newton, conjugate_gradient
 from .optimizer import Optimizer
@@ -61,6 +63,15 @@ __all__ = [
     "CosineAnnealingLR",
     "LinearLR",
     "LambdaLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
     "clip_grad_norm_",
     "clip_grad_value_",
 ]
+
+# PyTorch's spelling optim.lr_scheduler.MultiStepLR etc. reaches the extra schedules too.
+for _name in ("MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR"):
+    setattr(lr_scheduler, _name, globals()[_name])
+del _name
