@@ -302,7 +302,9 @@ def fit(
         checkpoint_dir: save ``checkpoint.safetensors`` there after every epoch (the folder is
             created if needed).
         resume: continue from the checkpoint in ``checkpoint_dir``.
-        scheduler: an lr scheduler stepped once per epoch (``scheduler.step()``).
+        scheduler: an lr scheduler stepped once per epoch (``scheduler.step()``; one that
+            ``needs_metric``, ReduceLROnPlateau, gets ``step(val_loss)``, the train loss
+            without validation).
         config: JSON-able description of the run, stored in each checkpoint.
         progress: show the running loss and accuracy on stderr: a tqdm bar per epoch on a
             terminal, else (a log file, a pipe, captured output) plain lines, one per epoch and
@@ -360,7 +362,9 @@ def fit(
             row["val_loss"], row["val_accuracy"] = evaluate(model, val_loader, loss_fn, optimizer)
         row["lr"] = _current_lr(optimizer)
         row["steps"] = state.step
-        if scheduler is not None:
+        if scheduler is not None and getattr(scheduler, "needs_metric", False):
+            scheduler.step(row.get("val_loss", row["train_loss"]))  # ReduceLROnPlateau
+        elif scheduler is not None:
             scheduler.step()
         row["seconds"] = time.perf_counter() - start
         state.history.epochs.append(row)

@@ -170,3 +170,19 @@ def test_bad_arguments_are_one_line_errors():
     with pytest.raises(ValueError, match="cannot be sequenced"):
         optim.SequentialLR(mo, [optim.StepLR(mo, 2), optim.ReduceLROnPlateau(mo)], [3])
     assert optim.lr_scheduler.MultiStepLR is optim.MultiStepLR
+
+
+def test_fit_steps_reduce_on_plateau_with_the_validation_loss():
+    from mlplab.data import ArrayDataset, DataLoader
+    from mlplab.nn import Linear
+    from mlplab.train import fit
+
+    rng = np.random.default_rng(0)
+    data = ArrayDataset(rng.normal(size=(40, 2)), (np.arange(40) % 2).astype(np.int64))
+    model = Linear(2, 2, rng=0, dtype=np.float64)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    sched = optim.ReduceLROnPlateau(opt, patience=0, factor=0.5, threshold=0.5)
+    loader = DataLoader(data, batch_size=40)
+    history = fit(model, opt, loader, epochs=3, val_loader=loader, scheduler=sched)
+    assert [row["lr"] for row in history.epochs] == [0.1, 0.1, 0.05]  # no 50% gain: halve
+    assert sched.best == history.epochs[0]["val_loss"]
