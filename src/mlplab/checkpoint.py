@@ -248,7 +248,9 @@ def _check_kinds(values: dict[str, Any]) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{key} must be an int >= 0, got {str(value)[:40]}")
     rows = values["history"].get("epochs")
-    for row in rows if isinstance(rows, list) else []:  # fit and the run folder read these
+    if not isinstance(rows, list):
+        raise ValueError(f"history epochs must be a list, got {type(rows).__name__}")
+    for row in rows:  # fit and the run folder read these
         numbers = isinstance(row, dict) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in row.values()
         )

@@ -202,7 +202,14 @@ NO_SECONDS = {"epochs": [{"epoch": 1, "steps": 4}], "steps": [], "stride": 1, "m
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("flags", [1]), ("config", []), ("epoch", -1), ("epoch", 1e400), ("history", NO_SECONDS)],
+    [
+        ("flags", [1]),
+        ("config", []),
+        ("epoch", -1),
+        ("epoch", 1e400),
+        ("history", NO_SECONDS),
+        ("history", NO_SECONDS | {"epochs": {"": None}}),
+    ],  # fmt: skip
 )
 def test_resume_from_found_cases_exits_2(run, tmp_path, capsys, field, value):
     """Cases fuzzing found (each was a traceback): flags or config not an object, a bad epoch,
