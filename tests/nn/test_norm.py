@@ -136,3 +136,35 @@ def test_eval_batch_norm_gradient_is_the_running_scale():
         return batch_norm(x, mean, var, w, b, training=False)
 
     check_vjp(fn, [_x((4, 3)), rng.standard_normal(3), rng.standard_normal(3)], rng)
+
+
+def test_mlp_options_are_validated_and_laid_out_as_documented():
+    with pytest.raises(ValueError, match="norm must be None, 'batch' or 'layer', got 'group'"):
+        nn.MLP(4, 2, width=3, depth=3, norm="group")
+    with pytest.raises(TypeError, match="residual must be a bool"):
+        nn.MLP(4, 2, width=3, depth=3, residual=1)
+    with pytest.raises(ValueError, match="p must be a probability"):
+        nn.MLP(4, 2, width=3, depth=3, dropout=1.5)
+    model = nn.MLP(4, 2, width=3, depth=3, norm="layer", residual=True, rng=0, dtype=np.float64)
+    assert [type(n).__name__ for n in model.norms] == ["LayerNorm", "LayerNorm"]
+    x = _x((5, 4))
+    l0, l1, l2 = model.layers
+    z2 = np.maximum(
+        layer_norm(mlplab.tensor(x @ l0.weight.numpy() + l0.bias.numpy()), 3).numpy(), 0
+    )
+    h = z2 @ l1.weight.numpy() + l1.bias.numpy()
+    z3 = np.maximum(layer_norm(mlplab.tensor(h), 3).numpy(), 0) + z2  # residual: width 3 → 3
+    np.testing.assert_allclose(
+        model(mlplab.tensor(x)).numpy(), z3 @ l2.weight.numpy() + l2.bias.numpy(), rtol=1e-12
+    )
+
+
+def test_mlp_dropout_masks_follow_the_seed():
+    x = mlplab.tensor(np.ones((4, 6), np.float32))
+    a = nn.MLP(6, 2, width=8, depth=3, dropout=0.5, rng=3)(x).numpy()
+    b = nn.MLP(6, 2, width=8, depth=3, dropout=0.5, rng=3)(x).numpy()
+    np.testing.assert_array_equal(a, b)
+    plain = nn.MLP(6, 2, width=8, depth=3, rng=3)
+    dropped = nn.MLP(6, 2, width=8, depth=3, dropout=0.5, rng=3)
+    np.testing.assert_array_equal(plain.layers[0].weight.numpy(), dropped.layers[0].weight.numpy())
+    np.testing.assert_array_equal(plain(x).numpy(), dropped.eval()(x).numpy())

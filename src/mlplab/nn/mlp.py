@@ -4,6 +4,13 @@
 
 with ``Wᵢ ∈ R^{nᵢ×nᵢ₊₁}`` stored (in, out). ``depth`` is L, the number of Linear layers: depth 1
 is softmax regression, the lecture's deep network is depth 50 with width 100.
+
+The tools of the lecture's fourth question (keeping a deep network trainable) fit inside each
+hidden layer, in this order (Linear keeping its bias → norm → activation → dropout):
+
+    Hᵢ = D(σ(N(Zᵢ Wᵢ + 1 bᵢᵀ))),   Zᵢ₊₁ = Hᵢ + Zᵢ  (residual, where nᵢ = nᵢ₊₁)  or  Zᵢ₊₁ = Hᵢ
+
+with N a BatchNorm1d or LayerNorm of the layer's width (or nothing) and D dropout (or nothing).
 """
 
 from __future__ import annotations
@@ -13,11 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import add
 from ..tensor import Tensor
 from .activation import get_activation
 from .container import ModuleList
+from .dropout import Dropout
 from .linear import InitSpec, Linear, as_generator
 from .module import Module
+from .norm import BatchNorm1d, LayerNorm
+
+#: ``norm=`` name -> the module class normalizing a hidden layer of width n.
+NORMS = {"batch": BatchNorm1d, "layer": LayerNorm}
 
 __all__ = ["MLP"]
 
@@ -77,9 +90,18 @@ class MLP(Module):
             generator (reproducible after ``mlplab.manual_seed``).
             Layers draw from it in order (W₁, b₁, W₂, …), so a seed reproduces the network.
         dtype: floating dtype of the parameters; None means float32.
+        norm: None, ``"batch"`` (BatchNorm1d) or ``"layer"`` (LayerNorm) after every hidden
+            Linear layer, before the activation.
+        dropout: p of the dropout after every hidden activation (0 = none). Its generator is
+            drawn from ``rng`` after the weights (so a seed reproduces the masks too); with
+            ``rng=None`` the masks come from the library's generator.
+        residual: add each hidden layer's input to its output where the widths are equal
+            (nᵢ = nᵢ₊₁): Zᵢ₊₁ = Hᵢ + Zᵢ. The first layer (784 → width) and the output layer
+            never are.
 
     Attributes:
         layers: the ModuleList of Linear layers, first to last (for diagnostics to walk).
+        norms: the ModuleList of the L − 1 norm layers (only with ``norm``).
 
     Examples:
         >>> import numpy as np, mlplab
@@ -88,6 +110,9 @@ class MLP(Module):
         [(784, 100), (100, 100), (100, 10)]
         >>> model(mlplab.tensor(np.zeros((2, 784), np.float32))).shape
         (2, 10)
+        >>> deep = MLP(784, 10, width=100, depth=4, norm="batch", dropout=0.1, residual=True, rng=0)
+        >>> len(deep.norms), deep.dropout
+        (3, Dropout(p=0.1))
     """
 
     def __init__(
@@ -103,8 +128,15 @@ class MLP(Module):
         bias: bool = True,
         rng: Any = None,
         dtype: Any = None,
+        norm: str | None = None,
+        dropout: float = 0.0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"MLP: norm must be None, 'batch' or 'layer', got {norm!r}")
+        if not isinstance(residual, bool):
+            raise TypeError(f"MLP: residual must be a bool, got {residual!r}")
         sizes = [
             _positive_int(in_features, "MLP: in_features"),
             *hidden_sizes(width, depth),
@@ -117,6 +149,12 @@ class MLP(Module):
         )
         self.activation = get_activation(activation, "MLP")
         self.output_activation = get_activation(output_activation, "MLP")
+        self.norm, self.residual = norm, residual
+        if norm is not None:
+            self.norms = ModuleList(NORMS[norm](n, dtype=dtype) for n in sizes[1:-1])
+        dropout_rng = None if rng is None else np.random.default_rng(generator.integers(2**63))
+        self.dropout = Dropout(dropout, dropout_rng) if dropout else None
+        self._residual = [residual and a == b for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)]
 
     @property
     def sizes(self) -> list[int]:
@@ -130,7 +168,7 @@ class MLP(Module):
         return len(self.layers)
 
     def forward(self, x: Any) -> Tensor:
-        """Return h_θ(x): Zᵢ₊₁ = σ(Zᵢ Wᵢ + 1 bᵢᵀ) through every layer.
+        """Return h_θ(x): Zᵢ₊₁ = D(σ(N(Zᵢ Wᵢ + 1 bᵢᵀ))) (+ Zᵢ) through every layer.
 
         Shapes:
             x (m, in_features) → (m, out_features).
@@ -138,6 +176,13 @@ class MLP(Module):
         z = x
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            z = layer(z)
-            z = self.activation(z) if i < last else self.output_activation(z)
-        return z  # type: ignore[no-any-return]
+            h = layer(z)
+            if i == last:
+                return self.output_activation(h)  # type: ignore[no-any-return]
+            if self.norm is not None:
+                h = self.norms[i](h)
+            h = self.activation(h)
+            if self.dropout is not None:
+                h = self.dropout(h)
+            z = add(h, z) if self._residual[i] else h
+        raise AssertionError("an MLP has at least one layer")
