@@ -65,7 +65,8 @@ def split_run_files(folder: Path) -> tuple[list[Path], list[Path]]:
         >>> [[p.name for p in part] for part in split_run_files(d)]
         [['config.json'], ['notes.txt']]
     """
-    own, other = [], []
+    own: list[Path] = []
+    other: list[Path] = []
     for entry in sorted(folder.iterdir()):
         name = entry.name
         is_tmp = any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in RUN_FILES)

@@ -389,9 +389,9 @@ def run_init_study(
     for label in labels:
         parse_variance(label)
     start = time.perf_counter()
-    where = {"root": config.root, "download": config.download}
-    train = load_dataset(config.data, **where)
-    test = load_dataset(config.data, split="test", **where)
+    root, download = config.root, config.download
+    train = load_dataset(config.data, root=root, download=download)
+    test = load_dataset(config.data, split="test", root=root, download=download)
     if config.train_examples is not None:
         train = type(train)(train.x[: config.train_examples], train.y[: config.train_examples])
     per_run = config.epochs * math.ceil(len(train) / config.batch_size)
