@@ -38,13 +38,14 @@ def run(target: str, scale: int) -> tuple[list[tuple[str, int, int]], int, str]:
     argv = [sys.executable, "-m", "pytest", TARGETS[target], "-p", "no:cacheprovider",
             "--hypothesis-show-statistics", "-o", "addopts=", "-q", "--tb=line"]  # fmt: skip
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
-    stats, test = [], None
+    counts: dict[str, list[int]] = {}
     for line in done.stdout.splitlines():
         if match := _TEST.match(line.strip()):
-            test = match.group(1).split("::")[-1]
-        elif (match := _COUNTS.search(line)) and test is not None:
-            stats.append((test, int(match.group(1)), int(match.group(2))))
-            test = None  # only the generate phase's counts
+            test = counts.setdefault(match.group(1).split("::")[-1], [0, 0])
+        elif match := _COUNTS.search(line):  # every phase: reuse, generate, shrink
+            test[0] += int(match.group(1))
+            test[1] += int(match.group(2))
+    stats = [(name, passing, failing) for name, (passing, failing) in counts.items()]
     failures = [line for line in done.stdout.splitlines() if line.startswith(("E ", "/"))]
     return stats, done.returncode, "\n".join(failures[:5])
 
