@@ -112,8 +112,7 @@ def worth_cutting(size: int) -> bool:
     """Tell whether element-wise work on ``size`` elements is cut across threads.
 
     Examples:
-        >>> import mlplab
-        >>> mlplab.set_num_threads(1)
+        >>> set_num_threads(1)
         >>> worth_cutting(10**8)
         False
     """
