@@ -8,8 +8,9 @@ file where a good one was). It never uses pickle, so loading one cannot run code
   the optimizer state (moments, buffers);
 - metadata, each a JSON string: ``format``, ``config`` (how to rebuild the model and the run),
   ``optimizer`` (hyperparameters and the non-array state such as step counts),
-  ``loader`` (the DataLoader's epoch and generator state), ``scheduler``, ``epoch``, ``step``
-  and ``history``.
+  ``loader`` (the DataLoader's epoch and generator state), ``scheduler``, ``epoch``, ``step``,
+  ``history`` and ``generators`` (the state of each module's own ``rng``, such as a Dropout's
+  mask generator, by module name; optional in files written before it existed).
 
 Restoring all of it gives a resumed run the same weights, the same data order, the same learning
 rates and therefore the same numbers, bit for bit, as a run that was never interrupted.
@@ -142,7 +143,8 @@ def save_checkpoint(
         >>> ckpt.epoch, ckpt.config, ckpt.optimizer_state["class"]
         (1, {'width': 3}, 'Adam')
     """
-    tensors = {f"model/{k}": np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    # asarray(order="C"), not ascontiguousarray: that makes a 0-d buffer (a counter) 1-d
+    tensors = {f"model/{k}": np.asarray(v, order="C") for k, v in model.state_dict().items()}
     opt_tensors, opt_meta = _split_optimizer(optimizer.state_dict())
     opt_meta["class"] = type(optimizer).__name__
     tensors.update(opt_tensors)
@@ -156,7 +158,20 @@ def save_checkpoint(
         "history": (history or History()).to_dict(),
     }
     metadata = {"format": FORMAT} | {k: _dumps(v) for k, v in values.items()}
+    metadata["generators"] = _dumps(
+        {name: rng.bit_generator.state for name, rng in _module_generators(model)}
+    )
     _write(Path(path), tensors, metadata)
+
+
+def _module_generators(model: Any) -> list[tuple[str, np.random.Generator]]:
+    """The modules that draw from a Generator of their own (``module.rng``), by name."""
+    modules = model.named_modules() if hasattr(model, "named_modules") else []
+    return [
+        (name, module.rng)
+        for name, module in modules
+        if isinstance(getattr(module, "rng", None), np.random.Generator)
+    ]
 
 
 # ------------------------------------------------------------------- loading
@@ -188,15 +203,31 @@ class Checkpoint:
     epoch: int
     step: int
     history: History
+    generators: dict[str, Any] | None = None
 
     def load_model(self, model: Any) -> None:
-        """Copy the weights into ``model``; CheckpointError if the architecture differs."""
+        """Copy the weights and buffers into ``model`` and restore the state of its modules'
+        own generators (Dropout masks); CheckpointError if the architecture differs."""
         try:
             model.load_state_dict(self.model_state)
         except (RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(
                 f"checkpoint {self.path} does not fit the model: {_one_line(err)}"
             ) from None
+        saved = self.generators or {}
+        for name, rng in _module_generators(model):
+            if name not in saved:
+                raise CheckpointError(
+                    f"checkpoint {self.path} holds no state for the generator of module "
+                    f"'{name}' ({type(rng.bit_generator).__name__})"
+                )
+            try:
+                rng.bit_generator.state = saved[name]
+            except _DAMAGE as err:
+                raise CheckpointError(
+                    f"checkpoint {self.path}: cannot restore the generator of module "
+                    f"'{name}': {_one_line(err)}"
+                ) from None
 
     def restore(self, model: Any, optimizer: Any, loader: Any = None, scheduler: Any = None):
         """Restore weights, optimizer, loader and scheduler state (in that order)."""
@@ -288,6 +319,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         values = {key: json.loads(metadata[key]) for key in _JSON_KEYS}
         _check_kinds(values)
+        generators = json.loads(metadata.get("generators", "{}"))
+        if not isinstance(generators, dict):
+            raise ValueError(f"generators must be a JSON object, got {type(generators).__name__}")
         model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
         opt_tensors = {k: v for k, v in tensors.items() if k.startswith("optimizer/")}
         return Checkpoint(
@@ -300,6 +334,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             epoch=int(values["epoch"]),
             step=int(values["step"]),
             history=History.from_dict(values["history"]),
+            generators=generators,
         )
     except _DAMAGE as err:
         raise CheckpointError(f"checkpoint {path} is damaged: {_one_line(err)}") from None

@@ -149,7 +149,11 @@ def load_data(config: dict[str, Any], split: str) -> Any:
 
 
 def build_model(config: dict[str, Any]) -> Any:
-    """Build the MLP the config describes, its weights drawn from the config's seed."""
+    """Build the MLP the config describes, its weights drawn from the config's seed.
+
+    The model options added later (``norm``, ``dropout``, ``residual``) are read with their
+    defaults, since configs hold them only when set (see ``train.MODEL_OPTIONS``).
+    """
     from ..nn import MLP
 
     rng = np.random.default_rng(np.random.SeedSequence([config["seed"], 0]))
@@ -163,6 +167,9 @@ def build_model(config: dict[str, Any]) -> Any:
             init=config["init"],
             rng=rng,
             dtype=np.dtype(config["dtype"]),
+            norm=config.get("norm"),
+            dropout=config.get("dropout", 0.0),
+            residual=config.get("residual", False),
         )
     except (ValueError, TypeError) as err:
         raise UsageError(" ".join(str(err).split())) from None

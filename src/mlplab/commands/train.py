@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adam", "batch_size": 64, "epochs": 10, "lr_schedule": "none",
     "seed": 0, "dtype": "float32",
 }  # fmt: skip
+#: Model options added after the first configs were written: a config holds them only when set
+#: to something else than these defaults, so configs (and sweep keys) of runs without them
+#: stay exactly as they were, and old runs resume.
+MODEL_OPTIONS: dict[str, Any] = {"norm": None, "dropout": 0.0, "residual": False}
 OPTIMIZER_FLAGS = ("lr", "momentum", "betas", "eps", "weight_decay", "bias_correction",
                    "nesterov", "dampening", "damping", "alpha", "centered", "amsgrad",
                    "lr_decay", "newton_method", "cg_max_iter")  # fmt: skip
@@ -79,6 +83,16 @@ def _widths(text: str) -> int | list[int]:
     return values[0] if len(values) == 1 and "," not in text else values
 
 
+def _dropout_p(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0 <= value < 1:  # p = 1 would drop every activation: nothing could be learned
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def _betas(text: str) -> tuple[float, float]:
     parts = text.replace(" ", "").split(",")
     try:
@@ -116,6 +130,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "layer like 128,64 (then --depth is their count + 1) [256]")  # fmt: skip
     m.add_argument("--activation", help="relu, leaky_relu, tanh, sigmoid, gelu, identity [relu]")
     m.add_argument("--init", help=f"weight init: {', '.join(B.INITIALIZERS)} [kaiming_normal]")
+    m.add_argument("--norm", choices=("batch", "layer"),
+                   help="BatchNorm1d or LayerNorm after every hidden Linear [none]")  # fmt: skip
+    m.add_argument("--dropout", type=_dropout_p,
+                   help="dropout p after every hidden activation [0]")  # fmt: skip
+    m.add_argument("--residual", action="store_true", default=None,
+                   help="add each hidden layer's input to its output (equal widths)")  # fmt: skip
     o = p.add_argument_group("optimizer (defaults depend on --optimizer)")
     o.add_argument("--optimizer", help=f"{', '.join(B.OPTIMIZERS)} [adam]")
     o.add_argument("--lr", type=_non_negative_float, help="learning rate α")
@@ -174,6 +194,9 @@ def make_config(flags: dict[str, Any]) -> dict[str, Any]:
         (0.9, 2, 256)
     """
     config = DEFAULTS | {k: v for k, v in flags.items() if k in DEFAULTS}
+    config |= {
+        k: v for k, v in flags.items() if k in MODEL_OPTIONS and v not in (None, MODEL_OPTIONS[k])
+    }
     if isinstance(config["width"], list | tuple):  # one width per hidden layer: L = count + 1
         config["width"] = [int(w) for w in config["width"]]
         if "depth" not in flags:
@@ -184,6 +207,12 @@ def make_config(flags: dict[str, Any]) -> dict[str, Any]:
                 f"{','.join(map(str, config['width']))}: {len(config['width'])} hidden widths "
                 f"make {len(config['width']) + 1} Linear layers"
             )
+    if config.get("residual") and not _has_residual_block(config["width"], config["depth"]):
+        raise UsageError(
+            f"--residual needs two consecutive hidden layers of equal width (a residual block "
+            f"adds a hidden layer's input to its output), --depth {config['depth']} --width "
+            f"{config['width']} has none"
+        )
     config["optimizer_args"] = B.resolve_optimizer(
         config["optimizer"], {k: flags.get(k) for k in OPTIMIZER_FLAGS}
     )
@@ -194,8 +223,14 @@ def make_config(flags: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _has_residual_block(width: Any, depth: int) -> bool:
+    """Whether some hidden layer maps nᵢ → nᵢ₊₁ = nᵢ (hidden sizes: the L − 1 widths)."""
+    hidden = list(width) if isinstance(width, list | tuple) else [width] * (depth - 1)
+    return any(a == b for a, b in zip(hidden, hidden[1:], strict=False))
+
+
 def _given(args: argparse.Namespace) -> dict[str, Any]:
-    keys = (*DEFAULTS, *OPTIMIZER_FLAGS, *SCHEDULE_FLAGS)
+    keys = (*DEFAULTS, *MODEL_OPTIONS, *OPTIMIZER_FLAGS, *SCHEDULE_FLAGS)
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
