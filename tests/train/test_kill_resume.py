@@ -145,7 +145,21 @@ def test_sigkill_at_10_random_points_then_resume_is_bit_identical(data, tmp_path
         resumed += bool(again)
         _finish(_train(data, out, *again))
         got = _result(out)
+        assert not list(out.glob(".*.tmp")), f"point {point}: temporary files left behind"
         for key in expected:
             assert got[key] == expected[key], f"point {point} ({rows} rows + {delay:.3f} s): {key}"
     assert sum(killed) >= POINTS // 2, f"only {sum(killed)} of {POINTS} runs were killed mid-run"
     assert resumed >= POINTS - 1  # all but (perhaps) the early one continued from a checkpoint
+
+
+def test_temporaries_a_killed_run_left_are_removed_by_the_next_epoch(tmp_path):
+    """A SIGKILL inside an atomic write leaves ``.metrics.csv.<random>.tmp`` (seen at point 8)."""
+    from mlplab.commands import rundir
+    from mlplab.train import History
+
+    stale = [".metrics.csv.snj4twgi.tmp", ".checkpoint.safetensors.a1b2.tmp", ".curves.png.tmp"]
+    for name in [*stale, ".notes.txt.tmp", "notes.tmp"]:
+        (tmp_path / name).write_text("x")
+    rundir.write_metrics(tmp_path, History())
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".notes.txt.tmp", "metrics.csv", "metrics.jsonl", "notes.tmp"]

@@ -113,7 +113,15 @@ def metric_rows(history: Any) -> list[dict[str, Any]]:
 
 
 def write_metrics(folder: Path, history: Any) -> None:
-    """Rewrite ``metrics.jsonl`` and ``metrics.csv`` from the history."""
+    """Rewrite ``metrics.jsonl`` and ``metrics.csv`` from the history.
+
+    Also removes the temporary files a killed run left behind (``.metrics.csv.x1y2.tmp``, a
+    half-written ``.checkpoint.safetensors.*.tmp``): called between epochs, when this process
+    is writing none of them, so every such file is stale.
+    """
+    for stale in folder.glob(".*.tmp"):
+        if any(stale.name.startswith(f".{name}.") for name in RUN_FILES):
+            stale.unlink(missing_ok=True)
     rows = metric_rows(history)
     write_text(folder / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
     buffer = io.StringIO()
