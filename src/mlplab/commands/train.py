@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..train import Callback
 from . import UsageError, rundir
 from . import build as B
 
-__all__ = ["add_parser", "run", "make_config"]
+__all__ = ["add_parser", "run", "make_config", "train_config"]
 
 #: Top-level config keys and their defaults (flags left out take these).
 DEFAULTS: dict[str, Any] = {
@@ -322,11 +323,83 @@ class _RunFolder(Callback):
             )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``mlplab train`` (see :func:`add_parser` for the flags)."""
+def train_config(
+    config: dict[str, Any],
+    train_set: Any,
+    test_set: Any,
+    *,
+    saved: Any = None,
+    before_fit: Callable[[Any], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    checkpoint_dir: Path | None = None,
+    progress: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """Train what a resolved config describes; return its History and summary.json dict.
+
+    The one training path of ``mlplab train`` and of a sweep trial (:mod:`mlplab.sweep.trial`),
+    so both give bit-identical numbers for one config: model, init, data order, optimizer and
+    schedule from ``config``; ``saved`` (a loaded checkpoint) resumes; ``before_fit(model)``
+    runs once the model is built and restored, before the first step.
+
+    Raises:
+        mlplab.train.DivergenceError: when the loss becomes NaN or infinite.
+
+    Examples:
+        >>> c = make_config({"epochs": 1, "depth": 1})
+        >>> from mlplab.data.loader import ArrayDataset
+        >>> train, test = B.load_data(c, "train"), B.load_data(c, "test")
+        >>> small = ArrayDataset(train.x[:256], train.y[:256])
+        >>> history, summary = train_config(c, small, ArrayDataset(test.x[:100], test.y[:100]))
+        >>> summary["epochs"], summary["steps"]
+        (1, 4)
+    """
     from ..data import DataLoader
     from ..train import evaluate, fit
 
+    if saved is None:
+        n_classes = int(max(train_set.y.max(), test_set.y.max())) + 1
+        config["in_features"], config["out_features"] = int(train_set.x.shape[1]), n_classes
+    model = B.build_model(config)
+    optimizer = B.build_optimizer(config, model)
+    scheduler = B.build_scheduler(config, optimizer)
+    train_loader = DataLoader(
+        train_set, batch_size=config["batch_size"], shuffle=True, seed=config["seed"]
+    )
+    test_loader = DataLoader(test_set, batch_size=1000)
+    if saved is not None:  # refuse a checkpoint that does not fit before writing anything
+        saved.restore(model, optimizer, train_loader, scheduler)
+    if before_fit is not None:
+        before_fit(model)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the NaN guard reports
+        history = fit(
+            model,
+            optimizer,
+            train_loader,
+            config["epochs"],
+            val_loader=test_loader,
+            callbacks=callbacks,
+            checkpoint_dir=checkpoint_dir,
+            resume=saved is not None,
+            scheduler=scheduler,
+            config=config,
+            progress=progress,
+        )
+    test_loss, test_acc = evaluate(model, test_loader, optimizer=optimizer)
+    train_loss, train_acc = evaluate(model, DataLoader(train_set, batch_size=1000), None, optimizer)
+    summary = {
+        "test_accuracy": test_acc, "test_loss": test_loss,
+        "train_accuracy": train_acc, "train_loss": train_loss,
+        "epochs": len(history.epochs),
+        "steps": history.epochs[-1]["steps"] if history.epochs else 0,
+        "seconds": history.epochs[-1]["seconds"] if history.epochs else 0.0,
+        "parameters": model.num_parameters(), "model": model.sizes,
+        "optimizer": config["optimizer"], "data": str(config["data"]),
+    }  # fmt: skip
+    return history, summary
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mlplab train`` (see :func:`add_parser` for the flags)."""
     given = _given(args)
     stale: list[Path] = []
     if args.resume and getattr(args, "overwrite", False):
@@ -341,55 +414,26 @@ def run(args: argparse.Namespace) -> int:
         stale = _fresh_out(out, getattr(args, "overwrite", False))
         config, saved = make_config(given), None
     train_set, test_set = B.load_data(config, "train"), B.load_data(config, "test")
-    if saved is None:
-        n_classes = int(max(train_set.y.max(), test_set.y.max())) + 1
-        config["in_features"], config["out_features"] = int(train_set.x.shape[1]), n_classes
-    model = B.build_model(config)
-    optimizer = B.build_optimizer(config, model)
-    scheduler = B.build_scheduler(config, optimizer)
-    train_loader = DataLoader(
-        train_set, batch_size=config["batch_size"], shuffle=True, seed=config["seed"]
-    )
-    test_loader = DataLoader(test_set, batch_size=1000)
-    if saved is not None:  # refuse a checkpoint that does not fit before writing anything
-        saved.restore(model, optimizer, train_loader, scheduler)
-    if stale and not args.quiet:
-        print(f"mlplab train: starting afresh in {out} (replacing "
-              f"{', '.join(p.name for p in stale)})", file=sys.stderr)  # fmt: skip
-    rundir.remove_files(stale)
-    out.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(out / "config.json", config)
-    if not args.quiet:
-        n = model.num_parameters()
-        sizes = "-".join(str(s) for s in model.sizes)
-        print(f"mlplab train: MLP {sizes} ({n:,} parameters), {config['optimizer']} "
-              f"{config['optimizer_args']}, {config['data']}, run folder {out}",
-              file=sys.stderr)  # fmt: skip
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the NaN guard reports
-        history = fit(
-            model,
-            optimizer,
-            train_loader,
-            config["epochs"],
-            val_loader=test_loader,
-            callbacks=[_RunFolder(out, args.quiet)],
-            checkpoint_dir=out,
-            resume=saved is not None,
-            scheduler=scheduler,
-            config=config,
-            progress=not args.quiet and sys.stderr.isatty(),
-        )
-    test_loss, test_acc = evaluate(model, test_loader, optimizer=optimizer)
-    train_loss, train_acc = evaluate(model, DataLoader(train_set, batch_size=1000), None, optimizer)
-    summary = {
-        "test_accuracy": test_acc, "test_loss": test_loss,
-        "train_accuracy": train_acc, "train_loss": train_loss,
-        "epochs": len(history.epochs),
-        "steps": history.epochs[-1]["steps"] if history.epochs else 0,
-        "seconds": history.epochs[-1]["seconds"] if history.epochs else 0.0,
-        "parameters": model.num_parameters(), "model": model.sizes,
-        "optimizer": config["optimizer"], "data": str(config["data"]),
-    }  # fmt: skip
+
+    def start(model: Any) -> None:  # the checkpoint fits: only now write the run folder
+        if stale and not args.quiet:
+            print(f"mlplab train: starting afresh in {out} (replacing "
+                  f"{', '.join(p.name for p in stale)})", file=sys.stderr)  # fmt: skip
+        rundir.remove_files(stale)
+        out.mkdir(parents=True, exist_ok=True)
+        rundir.write_json(out / "config.json", config)
+        if not args.quiet:
+            n = model.num_parameters()
+            sizes = "-".join(str(s) for s in model.sizes)
+            print(f"mlplab train: MLP {sizes} ({n:,} parameters), {config['optimizer']} "
+                  f"{config['optimizer_args']}, {config['data']}, run folder {out}",
+                  file=sys.stderr)  # fmt: skip
+
+    history, summary = train_config(
+        config, train_set, test_set, saved=saved, before_fit=start,
+        callbacks=[_RunFolder(out, args.quiet)], checkpoint_dir=out,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )  # fmt: skip
     rundir.write_metrics(out, history)
     rundir.write_json(out / "summary.json", summary)
     rundir.plot_curves(out, history, title=f"{config['optimizer']} on {config['data']}")

@@ -1,0 +1,237 @@
+"""The sweep's results: one SQLite file, ``DIR/sweep.sqlite``, written only by the coordinator.
+
+Workers never open it: they return a :class:`~mlplab.sweep.trial.TrialResult` and the
+coordinating process records it, each result in its own transaction (WAL journal, a busy
+timeout), so a killed coordinator loses at most the trials that were still running. Tables:
+``spec`` (the canonical spec JSON), ``trials`` (one row per trial key) and ``epochs`` (one row
+per trial and epoch). A trial's status moves ``pending → running → finished | diverged |
+failed``; :meth:`Store.requeue_running` sends trials a killed coordinator left ``running``
+back to ``pending``.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from mlplab.sweep import spec_from_options
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> store = Store(d / "sweep.sqlite")
+    >>> spec = spec_from_options(["seed=0,1"], ["epochs=1"])
+    >>> store.save_spec(spec)
+    >>> store.add_trials(spec.trials()), store.add_trials(spec.trials())
+    (2, 0)
+    >>> store.counts()["pending"]
+    2
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .spec import SpecError
+
+if TYPE_CHECKING:
+    from .spec import Spec, Trial
+    from .trial import TrialResult
+
+__all__ = ["STATUSES", "Store", "TrialRow"]
+
+STATUSES = ("pending", "running", "finished", "diverged", "failed")
+EPOCH_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spec (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY, position INTEGER NOT NULL, config TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', metrics TEXT, error TEXT,
+    wall_seconds REAL, train_seconds REAL, host TEXT, started TEXT, ended TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS epochs (
+    key TEXT NOT NULL REFERENCES trials(key), epoch INTEGER NOT NULL, train_loss REAL,
+    train_accuracy REAL, val_loss REAL, val_accuracy REAL, lr REAL, PRIMARY KEY (key, epoch));
+"""
+
+
+@dataclass
+class TrialRow:
+    """One trial as stored: its configuration, status, final metrics and times.
+
+    ``metrics`` holds the names of a run folder's ``summary.json`` (``test_accuracy``,
+    ``test_loss``, ``train_accuracy``, ...); a diverged trial's hold ``diverged_step`` and
+    ``diverged_lr``. ``attempts`` counts the times a worker started it.
+
+    Examples:
+        >>> TrialRow("k", {"lr": 0.1}).status
+        'pending'
+    """
+
+    key: str
+    config: dict[str, Any]
+    status: str = "pending"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    wall_seconds: float | None = None
+    train_seconds: float | None = None
+    host: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    attempts: int = 0
+
+
+def _number(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as None (SQLite REAL takes NULL)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str)
+
+
+class Store:
+    """The SQLite store of one sweep (see the module docstring).
+
+    Args:
+        path: the database file (created with its tables when missing).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> s = Store(pathlib.Path(tempfile.mkdtemp()) / "sweep.sqlite")
+        >>> s.stored_spec() is None, s.trials()
+        (True, [])
+        >>> s.close()
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]] | tuple[Any, ...] = ()) -> int:
+        """Run one statement (or one per row) in its own transaction; return rows changed."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if isinstance(rows, list):
+                changed = db.executemany(sql, rows).rowcount
+            else:
+                changed = db.execute(sql, rows).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return changed
+
+    def stored_spec(self) -> dict[str, Any] | None:
+        """The spec JSON saved by :meth:`save_spec`, or None for a new sweep."""
+        row = self._db.execute("SELECT json FROM spec WHERE id = 1").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def check_spec(self, spec: Spec) -> None:
+        """Refuse a spec whose fixed options differ from the stored spec's.
+
+        Raises:
+            SpecError: naming the first differing fixed option and both values.
+        """
+        stored = self.stored_spec()
+        if stored is None:
+            return
+        old, new = stored.get("fixed", {}), spec.to_json()["fixed"]
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, "(unset)") != new.get(key, "(unset)"):
+                raise SpecError(
+                    f"fixed option {key}: this spec has {new.get(key, '(unset)')!r}, the sweep "
+                    f"in {self.path.parent} has {old.get(key, '(unset)')!r}; use another --out "
+                    "or the stored value"
+                )
+
+    def save_spec(self, spec: Spec) -> None:
+        """Store the spec (after :meth:`check_spec`; a grid that grew replaces the old one)."""
+        self._write(
+            "INSERT OR REPLACE INTO spec (id, json) VALUES (1, ?)", (_dumps(spec.to_json()),)
+        )
+
+    def add_trials(self, trials: list[Trial]) -> int:
+        """Insert the trials whose keys are new, as pending; return how many were new."""
+        start = self._db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM trials").fetchone()[0]
+        rows = [(t.key, start + i, _dumps(t.config)) for i, t in enumerate(trials)]
+        return self._write(
+            "INSERT OR IGNORE INTO trials (key, position, config) VALUES (?, ?, ?)", rows
+        )
+
+    def requeue_running(self) -> int:
+        """Send the trials left ``running`` (by a coordinator that died) back to pending."""
+        return self._write("UPDATE trials SET status = 'pending' WHERE status = 'running'")
+
+    def mark_running(self, key: str, host: str | None = None) -> None:
+        """Mark a trial as running (submitted to a worker) and count the attempt."""
+        self._write(
+            "UPDATE trials SET status = 'running', host = ?, attempts = attempts + 1, "
+            "started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?",
+            (host, key),
+        )
+
+    def mark_pending(self, key: str) -> None:
+        """Put a trial back in the queue (its worker died; it runs again)."""
+        self._write("UPDATE trials SET status = 'pending' WHERE key = ?", (key,))
+
+    def record(self, key: str, result: TrialResult) -> None:
+        """Record a trial's result and its epoch rows in one transaction."""
+        metrics = {k: _number(v) for k, v in result.metrics.items()}
+        epochs = [(key, *(_number(row.get(k)) for k in EPOCH_KEYS)) for row in result.epochs]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM epochs WHERE key = ?", (key,))
+            db.executemany(f"INSERT INTO epochs (key, {', '.join(EPOCH_KEYS)}) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?)", epochs)  # fmt: skip
+            db.execute(
+                "UPDATE trials SET status = ?, metrics = ?, error = ?, wall_seconds = ?, "
+                "train_seconds = ?, host = ?, started = ?, ended = ? WHERE key = ?",
+                (result.status, _dumps(metrics), result.error, result.wall_seconds,
+                 result.train_seconds, result.host, result.started, result.ended, key),
+            )  # fmt: skip
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def trials(self, status: str | None = None) -> list[TrialRow]:
+        """The trial rows in the order they were added, all or those with ``status``."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+        sql = ("SELECT key, config, status, metrics, error, wall_seconds, train_seconds, host, "
+               "started, ended, attempts FROM trials")  # fmt: skip
+        args: tuple[Any, ...] = ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        rows = self._db.execute(sql + " ORDER BY position", args).fetchall()
+        return [
+            TrialRow(r[0], json.loads(r[1]), r[2], json.loads(r[3]) if r[3] else {}, *r[4:])
+            for r in rows
+        ]
+
+    def epochs(self, key: str) -> list[dict[str, Any]]:
+        """A trial's per-epoch rows (``epoch``, train/val loss and accuracy, ``lr``)."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(EPOCH_KEYS)} FROM epochs WHERE key = ? ORDER BY epoch", (key,)
+        ).fetchall()
+        return [dict(zip(EPOCH_KEYS, r, strict=True)) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many trials have each status (every status present, zeros included)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
+            counts[status] = n
+        return counts
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
