@@ -175,6 +175,41 @@ def _run_init(args: Any) -> int:
     return 0
 
 
+def _run_normalization(args: Any) -> int:
+    from ..commands import UsageError
+    from .normalization import NormConfig, run_normalization
+
+    _check_out(args.out, args.overwrite)
+    base = _init_config(args)
+    config = NormConfig(**{k: v for k, v in vars(base).items() if k != "include_zeros"},
+                        methods=args.methods)  # fmt: skip
+    try:
+        config.check()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    res = run_normalization(args.out, config, progress=not args.no_progress)
+    print(f"{'sigma2':<7}{'method':<10}{'|Z_L|/|Z_2| at init':>21}{'grad scale':>12}"
+          f"{'max dW/W0':>11}{'val acc':>9}")  # fmt: skip
+    for row in res["table"]:
+        acc = "diverged" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        ratio, scale = row["activation_ratio"], row["gradient_scale"]
+        print(f"{row['sigma2']:<7}{row['method']:<10}{ratio:>21.3g}{scale:>12.3g}"
+              f"{row['max_weight_change']:>11.3g}{acc:>9}")  # fmt: skip
+    print(f"wrote {args.out}/results.json and {len(res['figures'])} figures "
+          f"in {res['seconds']:.1f} s")  # fmt: skip
+    return 0
+
+
+def _methods(text: str) -> list[str]:
+    from .normalization import METHODS
+
+    methods = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise argparse.ArgumentTypeError(f"expected methods from {','.join(METHODS)}, got {text!r}")
+    return methods
+
+
 def _run_report(args: Any) -> int:
     from .report import write_report
 
@@ -266,6 +301,20 @@ def add_parsers(subparsers: Any) -> None:
     ini.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_init_options(ini)
     ini.set_defaults(run=_run_init, func=_run_init)
+    nrm = which.add_parser("normalization",
+                           help="σ² × {none, BatchNorm, LayerNorm, residual} on the 50-layer net",
+                           description="The init study's 50-layer ReLU network with σ² = k/n, "
+                           "without normalization, with BatchNorm, with LayerNorm and with "
+                           "residual connections, under one training budget: per-layer norms "
+                           "at init and after training, weight change, accuracy.")  # fmt: skip
+    nrm.add_argument("--out", default="runs/normalization", help="[runs/normalization]")
+    nrm.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    nrm.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    nrm.add_argument("--methods", type=_methods, default=["none", "batch", "layer", "residual"],
+                     help="comma-separated [none,batch,layer,residual]")  # fmt: skip
+    _add_init_options(nrm)
+    nrm.set_defaults(run=_run_normalization, func=_run_normalization, epochs=2,
+                     unclipped_steps=0)  # fmt: skip
     _add_sweep_study(which, "optimizers", "the lecture's optimizers in stochastic form, lr × seeds")
     _add_sweep_study(which, "init", "σ² = k/n × depth on 100-unit ReLU MLPs, accuracy heatmap")
     rep = subparsers.add_parser("report", help="one self-contained HTML page of all experiments",
