@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = ["manual_seed", "generator"]
 
-_default: np.random.Generator = np.random.default_rng()
+# Made on first use: numpy.random is imported lazily by NumPy 2, and `import mlplab` stays fast.
+_default: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -63,6 +64,9 @@ def generator() -> np.random.Generator:
         >>> bool(mlplab.random.generator().integers(100) == x)
         True
     """
+    global _default
+    if _default is None:
+        _default = np.random.default_rng()
     return _default
 
 
@@ -80,7 +84,7 @@ def resolve(rng: Any, where: str) -> np.random.Generator:
         True
     """
     if rng is None:
-        return _default
+        return generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):

@@ -4,6 +4,7 @@
 lecture; ``MLP`` is the L-layer network Zᵢ₊₁ = σ(Zᵢ Wᵢ + 1 bᵢᵀ); the losses take logits.
 """
 
+from . import functional, init  # PyTorch's nn.functional and nn.init, without an extra import
 from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
 from .container import ModuleList, Sequential
 from .dropout import Dropout
@@ -19,6 +20,7 @@ from .residual import Residual
 from .state import IncompatibleKeys
 
 __all__ = [
+    "functional", "init",
     "Module", "Parameter", "RemovableHandle", "IncompatibleKeys",
     "ModuleList", "Sequential", "Linear", "Flatten", "MLP",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Identity", "get_activation",
