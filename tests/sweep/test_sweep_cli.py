@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -109,43 +110,35 @@ def test_show_and_plot_refuse_a_folder_without_a_sweep(tmp_path, capsys):
     assert not (tmp_path / "missing").exists()
 
 
-class _FakeStore:
-    """Stands in for the Store in the views' tests: rows as the Store returns them."""
-
-    def __init__(self, trials, spec):
-        self._trials, self._spec = trials, spec
-
-    def trials(self, status=None):
-        return [t for t in self._trials if status is None or t.status == status]
-
-    def stored_spec(self):
-        return self._spec
-
-    def counts(self):
-        out = {}
-        for t in self._trials:
-            out[t.status] = out.get(t.status, 0) + 1
-        return out
-
-    def epochs(self, key):
-        return [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "val_loss": 1.0,
-                 "val_accuracy": 0.5 + e / 10, "lr": 0.1} for e in (1, 2)]  # fmt: skip
-
-    def close(self):
-        pass
+def _result(trial):
+    """A worker's result for a stand-in trial (the attributes Store.record reads)."""
+    epochs = [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "val_loss": 1.0,
+               "val_accuracy": 0.5 + e / 10, "lr": 0.1} for e in (1, 2)]  # fmt: skip
+    return SimpleNamespace(status=trial.status, metrics=trial.metrics, epochs=epochs, error=None,
+                           wall_seconds=0.2, train_seconds=0.1, host="test", started="",
+                           ended="")  # fmt: skip
 
 
 @pytest.fixture
-def fake_sweep(tmp_path, monkeypatch):
-    from mlplab.commands import sweep as command
+def fake_sweep(tmp_path):
+    """A real Store filled by hand: 2 optimizers × 3 lrs × 3 seeds, 4 trials diverged."""
+    from mlplab.sweep import Store, Trial
 
     from .test_views import _sweep
 
     folder = tmp_path / "done"
     folder.mkdir()
-    (folder / "sweep.sqlite").write_bytes(b"")
-    spec = {"swept": ["optimizer", "lr", "seed"], "log": ["lr"], "description": "two optimizers"}
-    monkeypatch.setattr(command, "open_store", lambda f: _FakeStore(_sweep(), spec))
+    store = Store(folder / "sweep.sqlite")
+    stored = {"fixed": {}, "swept": ["optimizer", "lr", "seed"], "log": ["lr"],
+              "description": "two optimizers"}  # fmt: skip
+    spec = SimpleNamespace(to_json=lambda: stored)
+    store.save_spec(spec)
+    trials = _sweep()
+    store.add_trials([Trial(t.key, t.config) for t in trials])
+    for t in trials:
+        store.mark_running(t.key, "test")
+        store.record(t.key, _result(t))
+    store.close()
     return folder
 
 

@@ -179,7 +179,7 @@ def open_store(folder: str | Path) -> Any:
                          "mlplab sweep run)")  # fmt: skip
     from ..sweep import Store
 
-    return Store(path)
+    return Store(path / STORE_NAME)
 
 
 def _show(args: argparse.Namespace) -> int:
