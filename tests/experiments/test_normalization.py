@@ -84,3 +84,21 @@ def test_cli_prints_the_table_and_refuses_bad_flags(tmp_path, capsys):
     assert "expected methods from none,batch,layer,residual" in capsys.readouterr().err
     assert main(argv) == 2  # the folder holds results: refused, nothing overwritten
     assert "already holds files" in capsys.readouterr().err
+
+
+def test_report_section_embeds_the_table_and_figures(results, tmp_path):
+    from mlplab.experiments.normalization_report import normalization_section
+
+    out, res = results
+    page = normalization_section(res, out)
+    assert page.count("<tr>") == 1 + 3  # the header and one row per σ²
+    assert "σ² = 3/n" in page and "residual: ‖Z_L‖/‖Z₂‖" in page
+    assert page.count("data:image/png;base64,") == len(res["figures"])
+
+
+def test_report_refuses_a_normalization_dir_without_results(tmp_path, capsys):
+    argv = ["report", "--normalization-dir", str(tmp_path / "none"), "--out",
+            str(tmp_path / "r.html")]  # fmt: skip
+    assert main(argv) == 2
+    assert "holds no results.json" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()

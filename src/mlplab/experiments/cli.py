@@ -211,10 +211,18 @@ def _methods(text: str) -> list[str]:
 
 
 def _run_report(args: Any) -> int:
+    from pathlib import Path
+
+    from ..commands import UsageError
     from .report import write_report
 
+    norm_dir = args.normalization_dir
+    if norm_dir is not None and not (Path(norm_dir) / "results.json").is_file():
+        raise UsageError(f"--normalization-dir {norm_dir} holds no results.json; run mlplab "
+                         f"experiment normalization --out {norm_dir} first")  # fmt: skip
     path = write_report(args.out, args.optimizers_dir, args.init_dir, rerun=args.rerun,
-                        init_config=_init_config(args), sweeps=args.sweep)  # fmt: skip
+                        init_config=_init_config(args), sweeps=args.sweep,
+                        normalization_dir=norm_dir)  # fmt: skip
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained)")
     return 0
 
@@ -326,5 +334,7 @@ def add_parsers(subparsers: Any) -> None:
     rep.add_argument("--rerun", action="store_true", help="rerun even if results.json exists")
     rep.add_argument("--sweep", action="append", default=[], metavar="DIR",
                      help="add a section for this sweep folder (repeatable)")  # fmt: skip
+    rep.add_argument("--normalization-dir", metavar="DIR",
+                     help="add the section of experiment normalization's results")  # fmt: skip
     _add_init_options(rep)
     rep.set_defaults(run=_run_report, func=_run_report)

@@ -433,6 +433,7 @@ def render(
 def write_report(
     out: str | Path, optimizers_dir: str | Path, init_dir: str | Path, rerun: bool = False,
     optimizers_config: Any = None, init_config: Any = None, sweeps: Sequence[str | Path] = (),
+    normalization_dir: str | Path | None = None,
 ) -> Path:  # fmt: skip
     """Run or reuse both experiments and write the self-contained HTML page to ``out``, with one
     section per sweep folder in ``sweeps`` (read first, so a bad folder fails before any run).
@@ -454,6 +455,17 @@ def write_report(
     from ..sweep.page import sweep_section
 
     sweep_sections = [sweep_section(folder) for folder in sweeps]
+    if normalization_dir is not None:  # results of `mlplab experiment normalization`, not rerun
+        from .normalization_report import normalization_section
+
+        results = Path(normalization_dir) / "results.json"
+        if not results.is_file():
+            raise FileNotFoundError(
+                f"report: no {results}; run mlplab experiment normalization --out "
+                f"{normalization_dir} first"
+            )
+        res = json.loads(results.read_text())
+        sweep_sections.insert(0, normalization_section(res, Path(normalization_dir)))
     opt = load_or_run("optimizers", Path(optimizers_dir), rerun, optimizers_config)
     ini = load_or_run("init", Path(init_dir), rerun, init_config)
     out = Path(out)
