@@ -182,3 +182,16 @@ def test_report_has_a_section_per_sweep(fake_sweep):
     assert "none in grid" not in html and "smallest diverging lr" in html
     assert html.count("data:image/png;base64,") == 3
     assert (fake_sweep / "figures" / "heatmap.png").is_file()
+
+
+def test_a_tiny_real_sweep_runs_resumes_and_shows(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    argv = ["sweep", "run", "--grid", "lr=0.1,0.01", "--set", "optimizer=sgd", "--set", "epochs=1",
+            "--set", "width=8", "--out", str(out), "--workers", "1"]  # fmt: skip
+    assert main(argv) == 0
+    assert "2 finished, 0 diverged, 0 failed, 0 done before" in capsys.readouterr().out
+    assert main(argv) == 0  # run again: nothing left to do
+    assert "0 finished, 0 diverged, 0 failed, 2 done before" in capsys.readouterr().out
+    assert main(["sweep", "show", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "2 finished" and [line.split()[0] for line in lines[2:]] == ["0.1", "0.01"]
