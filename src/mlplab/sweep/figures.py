@@ -139,8 +139,10 @@ def _curves(plt: Any, groups: dict[str, ConfigRow], epochs_of: Callable[[str], l
         if not history:
             continue
         epochs = [e["epoch"] for e in history]
-        (line,) = loss_ax.plot(epochs, [e["train_loss"] for e in history], label=label)
-        acc_ax.plot(epochs, [e["val_accuracy"] for e in history], color=line.get_color())
+        (line,) = loss_ax.plot(epochs, [e["train_loss"] for e in history], marker="o", ms=3,
+                               label=label)  # fmt: skip
+        acc_ax.plot(epochs, [e["val_accuracy"] for e in history], marker="o", ms=3,
+                    color=line.get_color())  # fmt: skip
         drawn += 1
     if not drawn:
         plt.close(fig)
