@@ -273,21 +273,38 @@ def _leaf(x: Any) -> Tensor:
     return Tensor(x.data, requires_grad=True)
 
 
-def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> Tensor:
+def hvp(f: Callable[..., Tensor], x: Any, v: Any) -> Any:
     """Return the Hessian-vector product ∇²f(x) v by differentiating ⟨∇f(x), v⟩.
 
-    Costs about two gradient evaluations; the Hessian itself is never formed.
+    Costs about two gradient evaluations; the Hessian itself is never formed. For several
+    tensors x = (x₁, …, x_n) and v = (v₁, …, v_n) the result is the list (or tuple) whose i-th
+    entry is Σⱼ ∂²f/∂xᵢ∂xⱼ vⱼ: the Hessian of f over all of them, applied to v.
 
     Args:
-        f: a function of one tensor returning a scalar tensor.
-        x: the point (any shape).
-        v: the direction, shaped like ``x``.
+        f: a function returning a scalar tensor; of one tensor for a single ``x``, of one
+            tensor per entry (``f(*x)``, as ``torch.autograd.functional.hvp``) for a list.
+        x: the point (any shape), or a list or tuple of them. In a list, a leaf that already
+            requires grad (a model's Parameter) is used as it is, so ``f`` may ignore its
+            arguments and compute the loss of the model itself.
+        v: the direction, shaped like ``x`` (a list or tuple of the same length for a list).
+
+    Returns:
+        A tensor shaped like ``x``, or a list (tuple) of them shaped like the entries of ``x``.
+
+    Raises:
+        ValueError: when ``v`` does not have the structure and shapes of ``x``.
 
     Examples:
         >>> import mlplab
         >>> hvp(lambda x: (x**3).sum(), mlplab.tensor([1.0, 2.0]), mlplab.tensor([1.0, 1.0]))
         tensor([ 6., 12.])
+        >>> a, b = mlplab.tensor([1.0]), mlplab.tensor([2.0])
+        >>> v = [mlplab.tensor([1.0]), mlplab.tensor([0.0])]
+        >>> hvp(lambda a, b: (a * a * b).sum(), [a, b], v)
+        [tensor([4.]), tensor([2.])]
     """
+    if isinstance(x, (list, tuple)):
+        return _hvp_many(f, x, v)
     x = _leaf(x)
     v = as_tensor(v, like=x)
     if v.shape != x.shape:
@@ -298,6 +315,31 @@ def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> Tensor:
         return Tensor._make(np.zeros_like(x.data))
     (hv,) = grad(sum_(g * v), [x], allow_unused=True)
     return hv if hv is not None else Tensor._make(np.zeros_like(x.data))
+
+
+def _hvp_many(f: Callable[..., Tensor], x: Sequence[Any], v: Any) -> Any:
+    if not isinstance(v, (list, tuple)) or len(v) != len(x):
+        got = (
+            f"{type(v).__name__} of {len(v)}" if isinstance(v, (list, tuple)) else type(v).__name__
+        )
+        raise ValueError(f"hvp: v must be a list of {len(x)} tensors like x, got a {got}")
+    xs = [t if isinstance(t, Tensor) and t.is_leaf and t.requires_grad else _leaf(t) for t in x]
+    vs = [as_tensor(vi, like=xi) for vi, xi in zip(v, xs, strict=True)]
+    for i, (vi, xi) in enumerate(zip(vs, xs, strict=True)):
+        if vi.shape != xi.shape:
+            raise ValueError(f"hvp: v[{i}] has shape {vi.shape}, x[{i}] has shape {xi.shape}")
+    grads = grad(f(*xs), xs, create_graph=True, allow_unused=True)
+    inner = None
+    for g, vi in zip(grads, vs, strict=True):
+        if g is not None and g.requires_grad:  # a constant gradient has no second derivative
+            term = sum_(g * vi)
+            inner = term if inner is None else inner + term
+    second = [None] * len(xs) if inner is None else grad(inner, xs, allow_unused=True)
+    hv = [
+        Tensor._make(np.zeros_like(xi.data)) if h is None else h
+        for h, xi in zip(second, xs, strict=True)
+    ]
+    return tuple(hv) if isinstance(x, tuple) else hv
 
 
 def hessian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
