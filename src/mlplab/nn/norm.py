@@ -251,11 +251,11 @@ class BatchNorm1d(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
+        self.weight: Parameter | None = None
+        self.bias: Parameter | None = None
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, dtype))
             self.bias = Parameter(np.zeros(self.num_features, dtype))
-        else:
-            self.weight = self.bias = None
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
             self.register_buffer("running_var", np.ones(self.num_features, dtype))
@@ -274,10 +274,11 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data[...] += 1
             if self.momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked.item())
-        stats = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        tracked = self.track_running_stats
         return batch_norm(
             x,
-            *stats,
+            self.running_mean if tracked else None,
+            self.running_var if tracked else None,
             self.weight,
             self.bias,
             training=self.training or not self.track_running_stats,
