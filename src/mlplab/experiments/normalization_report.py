@@ -36,14 +36,17 @@ def normalization_section(res: dict[str, Any], folder: Path) -> str:
     methods = list(dict.fromkeys(r["method"] for r in res["table"]))
     sigmas = list(dict.fromkeys(r["sigma2"] for r in res["table"]))
     by = {(r["sigma2"], r["method"]): r for r in res["table"]}
-    head = "".join(f"<th>{html.escape(m)}: ‖Z_L‖/‖Z₂‖</th><th>acc</th>" for m in methods)
+    head = "".join(
+        f"<th>{html.escape(m)}: ‖Z_L‖/‖Z₂‖</th><th>‖∇W‖ max/min</th><th>acc</th>" for m in methods
+    )
     rows = ""
     for s in sigmas:
         cells = ""
         for m in methods:
             r = by.get((s, m))
-            ratio, acc = (None, None) if r is None else (r["activation_ratio"], r["accuracy"])
-            cells += f'<td class="num">{_cell(ratio)}</td><td class="num">{_cell(acc)}</td>'
+            values = (None,) * 3 if r is None else (r["activation_ratio"], r["gradient_spread"],
+                                                    r["accuracy"])  # fmt: skip
+            cells += "".join(f'<td class="num">{_cell(v)}</td>' for v in values)
         rows += f"<tr><td>σ² = {html.escape(s)}</td>{cells}</tr>"
     figures = "".join(_img(folder, name) for name in res.get("figures", []))
     return (
@@ -56,6 +59,10 @@ def normalization_section(res: dict[str, Any], folder: Path) -> str:
         "validation split after training. A normalized layer does not see the scale of its "
         "weights (BN(a·h) = BN(h)), so its ratio is the same for every σ²; the plain network's "
         "is (k/2)^((L−2)/2); the residual stack adds to its input at every layer, so it grows "
-        "at every σ² — the identity path preserves the gradient, not the scale.</p>"
+        "at every σ² — the identity path preserves the gradient, not the scale. ‖∇W‖ max/min "
+        "is the spread of the weight-gradient norms over the hidden layers at initialization: "
+        "a deep BatchNorm network's gradients grow towards the input layers (Yang et al., "
+        "A Mean Field Theory of Batch Normalization, 2019), which no rescaling of W removes."
+        "</p>"
         f"<table><tr><th></th>{head}</tr>{rows}</table>{figures}"
     )
