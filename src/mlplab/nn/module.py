@@ -196,7 +196,13 @@ class Module:
                     yield (f"{owner_name}.{name}" if owner_name else name), buffer
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        """Yield every buffer, in order (see :meth:`named_buffers`)."""
+        """Yield every buffer, in order (see :meth:`named_buffers`).
+
+        Examples:
+            >>> from mlplab.nn import LayerNorm, BatchNorm1d, Sequential
+            >>> [b.shape for b in Sequential(LayerNorm(2), BatchNorm1d(2)).buffers()]
+            [(2,), (2,), ()]
+        """
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
