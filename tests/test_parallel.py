@@ -161,15 +161,22 @@ def test_cli_threads_flag_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
     picked: list[tuple[int, int]] = []
-    monkeypatch.setattr(parallel, "pick_num_threads", lambda b, w: picked.append((b, w)) or 3)
+    monkeypatch.setattr(parallel, "threads_for_layer", lambda b, w: picked.append((b, w)) or 3)
     with threadpoolctl.threadpool_limits(None):
         cli._set_threads(argparse.Namespace(command="train", threads=2))
         assert mlplab.get_num_threads() == 2 and picked == []  # --threads overrides
         cli._set_threads(argparse.Namespace(command="train", threads=None, batch_size=32))
-        assert mlplab.get_num_threads() == 3 and picked == [(32, 256)]  # measured
+        assert mlplab.get_num_threads() == 3 and picked == [(32, 256)]  # by the layer's size
         cli._set_threads(argparse.Namespace(command="experiment", threads=None))
         assert mlplab.get_num_threads() == 1
         monkeypatch.setenv("OMP_NUM_THREADS", "2")
         cli._set_threads(argparse.Namespace(command="train", threads=None))
         assert mlplab.get_num_threads() == 1  # the environment's choice: left alone
     mlplab.set_num_threads(before)
+
+
+def test_threads_for_layer_is_a_fixed_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_default_num_threads", lambda: 4)
+    assert parallel.threads_for_layer(128, 100) == 1  # 1.3 M: a second thread waits
+    assert parallel.threads_for_layer(128, 1024) == 4  # 134 M
+    assert parallel.threads_for_layer(64, 512) == 4  # exactly 2**24

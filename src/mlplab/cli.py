@@ -64,22 +64,23 @@ def _version() -> str:
 
 
 def _set_threads(args: Any) -> None:
-    """Set mlplab's and the BLAS's threads: ``--threads N``; else ``train`` measures 1 against
-    all cores on a layer of its size (``parallel.pick_num_threads``) and the other commands use
-    1; an ``OMP/OPENBLAS/MKL_NUM_THREADS`` in the environment is the user's choice."""
+    """Set mlplab's and the BLAS's threads: ``--threads N``; else ``train`` takes all cores for a
+    large layer and 1 for a small one (``parallel.threads_for_layer``: a fixed rule, so a resumed
+    run gets the same count and the same bits) and the other commands use 1; an
+    ``OMP/OPENBLAS/MKL_NUM_THREADS`` in the environment is the user's choice."""
     threads = args.threads
     if threads is None and any(
         os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     ):
         return
-    from .parallel import pick_num_threads, set_num_threads
+    from .parallel import set_num_threads, threads_for_layer
 
     if threads is None:
         if args.command == "train":
             batch = getattr(args, "batch_size", None) or 64
             width = getattr(args, "width", None) or 256
             width = max(width) if isinstance(width, list) else width  # --width 128,64
-            threads = pick_num_threads(batch, width)
+            threads = threads_for_layer(batch, width)
         else:
             threads = 1
     set_num_threads(threads)

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "GRAIN", "get_num_threads", "set_num_threads", "pick_num_threads", "worth_cutting",
-    "parallel_for", "ufunc", "ranges",
+    "GRAIN", "get_num_threads", "set_num_threads", "threads_for_layer", "pick_num_threads",
+    "worth_cutting", "parallel_for", "ufunc", "ranges",
 ]  # fmt: skip
 
 #: fewest elements per thread worth a hand-off (below it a cut costs more than it saves)
@@ -117,6 +117,25 @@ def worth_cutting(size: int) -> bool:
         False
     """
     return size >= 2 * GRAIN and (_num_threads or get_num_threads()) > 1
+
+
+#: a layer's batch·width² from which all cores pay (128×100×100 does not, 128×1024×1024 does)
+ALL_CORES_FROM = 1 << 24
+
+
+def threads_for_layer(batch: int, width: int) -> int:
+    """Return the thread count for training a net of this size: 1, or all cores from
+    batch·width² ≥ :data:`ALL_CORES_FROM` on.
+
+    A fixed rule, not a timing: OpenBLAS rounds a product differently with a different thread
+    count, so a run must get the same count every time (a resumed run stays bit-identical to an
+    uninterrupted one). The bound comes from :func:`pick_num_threads` on 2 cores.
+
+    Examples:
+        >>> threads_for_layer(64, 256)
+        1
+    """
+    return _default_num_threads() if batch * width * width >= ALL_CORES_FROM else 1
 
 
 def pick_num_threads(batch: int, width: int, candidates: tuple[int, ...] | None = None) -> int:

@@ -180,8 +180,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="start afresh in --out, replacing its run files (others stay)")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     r.add_argument("--threads", type=_int_at_least(1),
-                   help="threads for mlplab and the BLAS [measured: 1 or all cores, "
-                   "whichever runs a layer of this size faster; or OMP_NUM_THREADS]")  # fmt: skip
+                   help="threads for mlplab and the BLAS [all cores from batch·width² ≥ 2²⁴ "
+                   "on, else 1; or OMP_NUM_THREADS]")  # fmt: skip
     p.set_defaults(run=run)
     return p
 
