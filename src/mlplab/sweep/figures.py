@@ -43,17 +43,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def axis_values(rows: Sequence[ConfigRow], key: str) -> list[Any]:
-    """The distinct values of ``key`` over the rows: numbers sorted, others in order of appearance.
+def axis_values(rows: Sequence[ConfigRow], key: str, order: Sequence[Any] = ()) -> list[Any]:
+    """The distinct values of ``key`` over the rows: numbers sorted, others as in ``order``
+    (the spec's order of the values), then in order of appearance.
 
     Examples:
         >>> axis_values([ConfigRow({"d": 10}), ConfigRow({"d": 5}), ConfigRow({"d": 10})], "d")
         [5, 10]
+        >>> axis_values([ConfigRow({"i": "b"}), ConfigRow({"i": "a"})], "i", order=["a", "b"])
+        ['a', 'b']
     """
     seen = list({json.dumps(r.values.get(key)): r.values.get(key) for r in rows}.values())
     if all(_is_number(v) for v in seen):
         return sorted(seen)
-    return seen
+    rank = {json.dumps(v): i for i, v in reversed(list(enumerate(order)))}
+    return sorted(seen, key=lambda v: rank.get(json.dumps(v), len(rank)))
 
 
 def numeric_axes(rows: Sequence[ConfigRow]) -> list[str]:
@@ -155,9 +159,12 @@ def _curves(plt: Any, groups: dict[str, ConfigRow], epochs_of: Callable[[str], l
     return _save(plt, fig, path)
 
 
-def _heatmap(plt: Any, rows: list[ConfigRow], keys: list[str], metric: str, path: Path) -> Path:
+def _heatmap(plt: Any, rows: list[ConfigRow], keys: list[str], metric: str,
+             orders: dict[str, list[Any]], path: Path) -> Path:  # fmt: skip
     ykey, xkey = keys
-    ys, xs = axis_values(rows, ykey), axis_values(rows, xkey)
+    ys, xs = axis_values(rows, ykey, orders[ykey]), axis_values(rows, xkey, orders[xkey])
+    finite = [r.mean for r in rows if r.mean is not None]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     cell = {(json.dumps(r.values[ykey]), json.dumps(r.values[xkey])): r for r in rows}
     grid = [[math.nan] * len(xs) for _ in ys]
     fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.6 * len(ys) + 2))
@@ -171,7 +178,11 @@ def _heatmap(plt: Any, rows: list[ConfigRow], keys: list[str], metric: str, path
             text = f"{r.mean:.3f}" if r.mean is not None else "div" if r.diverged else ""
             if r.mean is not None and r.diverged:
                 text += f"\n{r.diverged} div"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+            dark = r.mean is None or (r.mean - lo) < 0.5 * (hi - lo)
+            if not higher_is_better(metric):
+                dark = not dark
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")  # fmt: skip
     image = ax.imshow(grid, cmap="viridis" if higher_is_better(metric) else "viridis_r",
                       aspect="auto")  # fmt: skip
     ax.set_xticks(range(len(xs)), [str(x) for x in xs])
@@ -228,5 +239,6 @@ def plot_sweep(
     curves = _curves(plt, groups, epochs_of, out / "curves.png")
     paths += [curves] if curves else []
     if len(varying) == 2:
-        paths.append(_heatmap(plt, rows, varying, metric, out / "heatmap.png"))
+        orders = {k: [t.config.get("flags", {}).get(k) for t in trials] for k in varying}
+        paths.append(_heatmap(plt, rows, varying, metric, orders, out / "heatmap.png"))
     return paths
