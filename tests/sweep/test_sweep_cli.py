@@ -179,7 +179,7 @@ def test_report_has_a_section_per_sweep(fake_sweep):
 
     html = sweep_section(fake_sweep)
     assert "<h2>Sweep: done</h2>" in html and "two optimizers" in html
-    assert "none in grid" not in html and "smallest diverging lr" in html
+    assert "none in grid" not in html and "smallest lr with NaN/inf" in html
     assert html.count("data:image/png;base64,") == 3
     assert (fake_sweep / "figures" / "heatmap.png").is_file()
 

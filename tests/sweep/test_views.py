@@ -107,6 +107,7 @@ def test_lr_profile_best_lr_width_and_divergence():
     assert sgd["width_decades"] == 0.0  # 0.81 at lr 0.01 is more than 1 point below
     assert sgd["diverges_at"] == 1.0
     assert adam["best_lr"] == 0.01 and adam["diverges_at"] == 0.01  # one seed diverged there
+    assert adam["fails_at"] == 1.0 and sgd["fails_at"] == 1.0  # accuracy 0.10: a dead net
     text = format_profile(lr_profile(_sweep()))
     assert "optimizer=adam" in text.splitlines()[1] and "none in grid" not in text
 

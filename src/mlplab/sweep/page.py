@@ -83,7 +83,8 @@ def sweep_section(folder: str | Path, metric: str = "test_accuracy") -> str:
                     "best lr",
                     f"{metric} there",
                     "decades within 1 pt",
-                    "smallest diverging lr",
+                    "smallest lr with NaN/inf",
+                    "fails from (NaN or accuracy < 0.2)",
                 ],
                 [
                     [
@@ -92,6 +93,7 @@ def sweep_section(folder: str | Path, metric: str = "test_accuracy") -> str:
                         "–" if p["best"] is None else f"{p['best']:.4f} ± {p['best_std']:.4f}",
                         p["width_decades"],
                         "none in grid" if p["diverges_at"] is None else p["diverges_at"],
+                        "none in grid" if p["fails_at"] is None else p["fails_at"],
                     ]
                     for p in profile
                 ],

@@ -235,6 +235,7 @@ def lr_profile(
     metric: str = DEFAULT_METRIC,
     within: float = 0.01,
     keys: Sequence[str] | None = None,
+    collapse: float = 0.2,
 ) -> list[dict[str, Any]]:
     """For each line (the other swept options), the metric against ``axis``, summarised.
 
@@ -242,14 +243,16 @@ def lr_profile(
     ``axis`` grid: the best value (``best_lr``) and the mean metric there, the width in decades
     ``log10(hi/lo)`` of the run of consecutive grid values around the best whose mean is within
     ``within`` of the best (1 point of accuracy by default), and the smallest value where a seed
-    diverged (None if none did).
+    diverged (None if none did). A ReLU net driven by a too-large lr often dies (its accuracy
+    drops to chance) with a finite loss; ``fails_at`` is the smallest value above the best where
+    a seed diverged or the mean accuracy fell below ``collapse`` (twice chance for 10 classes).
 
     Examples:
         >>> rows = [ConfigRow({"lr": lr}, [acc]) for lr, acc in [(0.01, 0.9), (0.1, 0.95),
         ...         (1.0, 0.945)]] + [ConfigRow({"lr": 10.0}, [], diverged=3)]
         >>> p, = lr_profile(rows)
-        >>> p["best_lr"], p["best"], p["width_decades"], p["diverges_at"]
-        (0.1, 0.95, 1.0, 10.0)
+        >>> p["best_lr"], p["best"], p["width_decades"], p["diverges_at"], p["fails_at"]
+        (0.1, 0.95, 1.0, 10.0, 10.0)
     """
     rows = (
         trials if trials and isinstance(trials[0], ConfigRow) else summarize(trials, metric, keys)
@@ -265,7 +268,7 @@ def lr_profile(
         scored = [r for r in members if r.mean is not None]
         diverged = [r.values[axis] for r in members if r.diverged]
         item: dict[str, Any] = {"line": json.loads(ident), "best_lr": None, "best": None,
-                                "width_decades": None,
+                                "width_decades": None, "fails_at": None,
                                 "diverges_at": min(diverged) if diverged else None}  # fmt: skip
         if scored:
             top = (max if better else min)(scored, key=lambda r: r.mean or 0.0)
@@ -280,6 +283,9 @@ def lr_profile(
             span = members[hi].values[axis] / members[lo].values[axis]
             item |= {"best_lr": top.values[axis], "best": top.mean, "best_std": top.std,
                      "width_decades": round(math.log10(span), 3)}  # fmt: skip
+            failing = [r.values[axis] for r in members[i + 1 :] if r.diverged or
+                       (better and r.mean is not None and r.mean < collapse)]  # fmt: skip
+            item["fails_at"] = min(failing) if failing else None
         out.append(item)
     sign = -1.0 if better else 1.0
     return sorted(out, key=lambda d: (d["best"] is None, sign * (d["best"] or 0.0)))
@@ -292,18 +298,20 @@ def format_profile(profile: Sequence[dict[str, Any]], axis: str = "lr") -> str:
         >>> rows = [ConfigRow({"optimizer": "sgd", "lr": lr}, [a])
         ...         for lr, a in [(0.1, 0.9), (1.0, 0.5)]]
         >>> print(format_profile(lr_profile(rows)))  # doctest: +NORMALIZE_WHITESPACE
-        configuration  best lr  mean ± std there  decades within 1 pt  diverges from
-        optimizer=sgd  0.1      0.9000 ± 0.0000   0.00                 none in grid
+        configuration  best lr  mean ± std there  decades within 1 pt  NaN/inf from
+          fails from (NaN or acc < 0.2)
+        optimizer=sgd  0.1      0.9000 ± 0.0000   0.00                 none in grid  none in grid
     """
     header = ["configuration", f"best {axis}", "mean ± std there", "decades within 1 pt",
-              "diverges from"]  # fmt: skip
+              "NaN/inf from", "fails from (NaN or acc < 0.2)"]  # fmt: skip
     body = []
     for p in profile:
         name = " ".join(f"{k}={_cell(v)}" for k, v in p["line"].items()) or "(all)"
         stat = "-" if p["best"] is None else f"{p['best']:.4f} ± {p['best_std']:.4f}"
         width = "-" if p["width_decades"] is None else f"{p['width_decades']:.2f}"
         diverges = "none in grid" if p["diverges_at"] is None else _cell(p["diverges_at"])
-        body.append([name, _cell(p["best_lr"]), stat, width, diverges])
+        fails = "none in grid" if p.get("fails_at") is None else _cell(p["fails_at"])
+        body.append([name, _cell(p["best_lr"]), stat, width, diverges, fails])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in [header, *body])  # fmt: skip
