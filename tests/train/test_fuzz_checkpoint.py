@@ -209,6 +209,7 @@ NO_SECONDS = {"epochs": [{"epoch": 1, "steps": 4}], "steps": [], "stride": 1, "m
         ("epoch", 1e400),
         ("history", NO_SECONDS),
         ("history", NO_SECONDS | {"epochs": {"": None}}),
+        ("flags", {"width": [None]}),
     ],  # fmt: skip
 )
 def test_resume_from_found_cases_exits_2(run, tmp_path, capsys, field, value):
@@ -218,7 +219,10 @@ def test_resume_from_found_cases_exits_2(run, tmp_path, capsys, field, value):
     shutil.copytree(run["dir"], out)
     metadata = dict(run["metadata"])
     if field == "flags":
-        metadata["config"] = json.dumps(json.loads(metadata["config"]) | {"flags": value})
+        flags = (
+            value if isinstance(value, list) else json.loads(metadata["config"])["flags"] | value
+        )
+        metadata["config"] = json.dumps(json.loads(metadata["config"]) | {"flags": flags})
     else:
         metadata[field] = json.dumps(value)
     mlplab.save(run["tensors"], checkpoint_path(out), metadata=metadata)

@@ -258,7 +258,10 @@ def _resume_config(out: Path, given: dict[str, Any]) -> tuple[dict[str, Any], An
     config = saved.config
     if not config or not isinstance(config.get("flags"), dict):
         raise UsageError(f"--resume: {path} holds no mlplab train config")
-    wanted = make_config(config["flags"] | given)
+    try:
+        wanted = make_config(config["flags"] | given)
+    except (TypeError, ValueError) as err:  # flags from a damaged file (found by fuzzing)
+        raise UsageError(f"--resume: {path} holds a damaged config: {err}") from None
     for key in sorted(set(wanted) | set(config)):
         if key in (*_RESUME_FREE, "flags", "in_features", "out_features", "schedule_args"):
             continue
