@@ -151,6 +151,18 @@ COMPOSITES = {
         lambda a: F.mse_loss(a, normal(3, 4, seed=1), reduction="sum"),
         [normal(3, 4)],
     ),
+    "batch_norm_training_affine": (
+        lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+        [normal(5, 4), positive(4, seed=1), normal(4, seed=2)],
+    ),
+    "layer_norm_affine": (
+        lambda a, w, b: F.layer_norm(a, 4, w, b),
+        [normal(3, 4), positive(4, seed=1), normal(4, seed=2)],
+    ),
+    "dropout_fixed_mask": (  # a fresh generator per call: the same mask every evaluation
+        lambda a: F.dropout(a, 0.3, rng=np.random.default_rng(7)),
+        [normal(3, 4)],
+    ),
 }
 
 CASES = {**PRIMITIVES, **COMPOSITES}
