@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from ..commands import UsageError
-from .trial import init_worker, run_trial, worker_threads
+from .trial import init_worker, run_trial
 
 __all__ = ["DaskPool", "LocalPool", "make_executor", "parse_slurm", "slurm_job_script"]
 
@@ -102,7 +102,9 @@ class LocalPool:
     """
 
     def __init__(self, workers: int) -> None:
-        self.workers, self.threads = workers, worker_threads(workers)
+        # One BLAS thread per worker, whatever N: a matmul's bits depend on its thread count,
+        # and a trial must give the same numbers on any pool (cores/N would not).
+        self.workers, self.threads = workers, 1
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
         self._context = mp.get_context(method)
         self.name = f"local pool of {workers}"
@@ -160,7 +162,7 @@ class DaskPool:
         if slurm is not None:
             self._cluster, jobs = _slurm_cluster(slurm, lifetime)
             self._cluster.scale(jobs=jobs)
-            self.threads = worker_threads(1, int(slurm.get("cores", 1)))
+            self.threads = 1
             self.name = f"SLURM ({jobs} jobs)"
             address: Any = self._cluster
         elif scheduler is not None and scheduler.startswith("local:"):
@@ -168,7 +170,7 @@ class DaskPool:
             self._cluster = distributed.LocalCluster(
                 n_workers=n, processes=True, threads_per_worker=1, dashboard_address=None
             )
-            self.threads, self.name, address = worker_threads(n), f"Dask local:{n}", self._cluster
+            self.threads, self.name, address = 1, f"Dask local:{n}", self._cluster
         elif scheduler is not None and scheduler.startswith("tcp://"):
             self.threads, self.name, address = 1, f"Dask {scheduler}", scheduler
         else:
