@@ -22,7 +22,7 @@ FIXED = ["epochs=2", "depth=2", "width=64", "batch_size=128", "optimizer=sgd"]
 GRID = ["lr=log:1e-3:1:10", "seed=range:0:6"]  # 10 × 6 = 60 trials
 
 
-def measure(name: str, workers: int, **where: object) -> dict[str, float]:
+def measure(name: str, parallel: int, **where: object) -> dict[str, float]:
     spec = spec_from_options(GRID, FIXED)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
@@ -33,7 +33,7 @@ def measure(name: str, workers: int, **where: object) -> dict[str, float]:
         store.close()
     n = len(rows)
     train = sum(r.train_seconds or 0.0 for r in rows) / n
-    overhead = wall * workers / n - train
+    overhead = wall * parallel / n - train
     return {"mode": name, "trials": n, "wall_seconds": wall, "mean_train_seconds": train,
             "overhead_seconds": overhead, "trials_per_minute": 60 * n / wall}  # fmt: skip
 
