@@ -112,6 +112,16 @@ def run_sweep(
         SpecError: when the stored sweep's fixed options differ from ``spec``'s.
         UsageError: for a bad executor option.
         KeyboardInterrupt: after a clean stop on Ctrl-C.
+
+    Examples:
+        >>> import tempfile
+        >>> from mlplab.sweep import spec_from_options
+        >>> spec = spec_from_options(["lr=0.01,0.1"], ["depth=1", "epochs=1", "batch_size=500"])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     outcome = run_sweep(spec, folder, workers=1, progress=False)
+        ...     again = run_sweep(spec, folder, workers=1, progress=False)  # nothing left to run
+        >>> (outcome.total, outcome.finished, again.skipped)
+        (2, 2, 2)
     """
     from .execute import make_executor
 
