@@ -18,20 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from . import UsageError
+from . import positive_int as _positive_int
 
 __all__ = ["add_parser", "open_store", "parse_scheduler", "print_study", "run_study"]
 
 STORE_NAME = "sweep.sqlite"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def parse_scheduler(text: str) -> str:

@@ -11,17 +11,9 @@ import argparse
 import time
 from typing import Any
 
+from ..commands import positive_int as _positive_int
+
 __all__ = ["add_parsers"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _nonnegative(kind: type) -> Any:
