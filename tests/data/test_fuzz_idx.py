@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzzing import mutations
 from mlplab.data import read_idx, write_idx
 from mlplab.data.idx import IDX_DTYPES
 
@@ -46,26 +47,6 @@ def arrays(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     data = np.random.default_rng(seed).integers(0, 256, size=int(np.prod(shape)) * dtype.itemsize)
     return np.frombuffer(data.astype(np.uint8).tobytes(), dtype=dtype).reshape(shape)
-
-
-@st.composite
-def mutations(draw, data: bytes) -> bytes:
-    """Truncate, flip bits, overwrite a slice, or append bytes: one or more of them."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["truncate", "flip", "overwrite", "append"]))
-        if kind == "truncate":
-            del out[draw(st.integers(0, max(len(out) - 1, 0))) :]
-        elif kind == "flip" and out:
-            at = draw(st.integers(0, len(out) - 1))
-            out[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "overwrite" and out:
-            at = draw(st.integers(0, len(out) - 1))
-            chunk = draw(st.binary(min_size=1, max_size=8))
-            out[at : at + len(chunk)] = chunk
-        else:
-            out += draw(st.binary(min_size=1, max_size=8))
-    return bytes(out)
 
 
 @FUZZ

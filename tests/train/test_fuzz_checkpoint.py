@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlplab
+from fuzzing import mutations
 from mlplab.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
 from mlplab.cli import main
 from mlplab.commands import build as B
@@ -75,26 +76,6 @@ def _load_and_restore(path, config):
         message = str(err)
         assert "\n" not in message and str(path) in message, message
         return err
-
-
-@st.composite
-def mutations(draw, data: bytes) -> bytes:
-    """Truncate, flip bits, overwrite a slice, or append bytes: one or more of them."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["truncate", "flip", "overwrite", "append"]))
-        if kind == "truncate":
-            del out[draw(st.integers(0, max(len(out) - 1, 0))) :]
-        elif kind == "flip" and out:
-            at = draw(st.integers(0, len(out) - 1))
-            out[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "overwrite" and out:
-            at = draw(st.integers(0, len(out) - 1))
-            chunk = draw(st.binary(min_size=1, max_size=8))
-            out[at : at + len(chunk)] = chunk
-        else:
-            out += draw(st.binary(min_size=1, max_size=8))
-    return bytes(out)
 
 
 RENAMES = ["optimizer/", "optimizer/x/m", "optimizer/0", "model/", "optimizer/-1/m",
