@@ -269,6 +269,36 @@ def _unclipped_steps(config: InitConfig, label: str, train: Any, bar: Any) -> di
     }
 
 
+def train_clipped(
+    config: InitConfig, model: Any, train: Any, test: Any, bar: Any, label: str
+) -> tuple[dict[str, Any], _Progress, DiagnosticsRecorder, GradientClip]:
+    """Train ``model`` under the study's shared budget (clipped optimizer, schedule, epochs).
+
+    Returns ``(info, progress, recorder, clipped_optimizer)``: ``info`` holds ``diverged``,
+    ``seconds`` and, for a run that diverged, ``error`` and ``diverged_at_step``.
+    """
+    recorder, progress = DiagnosticsRecorder(every=10), _Progress(bar, label)
+    loader = DataLoader(train, config.batch_size, shuffle=True, seed=config.seed)
+    inner = _optimizer(config, model)
+    opt = GradientClip(inner, list(model.parameters()), config.clip_grad_norm)
+    info: dict[str, Any] = {"diverged": False}
+    start = time.perf_counter()
+    try:
+        # An exploding network overflows on its way to NaN; fit detects and reports that.
+        with np.errstate(over="ignore", invalid="ignore"):
+            fit(
+                model, opt, loader, config.epochs, val_loader=DataLoader(test, 500),
+                callbacks=[recorder, progress], scheduler=_scheduler(config, inner),
+            )  # fmt: skip
+    except DivergenceError as err:
+        info["diverged"], info["error"] = True, str(err)
+        info["diverged_at_step"] = len(progress.steps) + 1
+        if bar is not None:  # the steps this run will not take
+            bar.update(config.epochs * len(loader) - len(progress.steps))
+    info["seconds"] = time.perf_counter() - start
+    return info, progress, recorder, opt
+
+
 def _run_one(config: InitConfig, label: str, train: Any, test: Any, bar: Any) -> dict[str, Any]:
     """Probe one network at initialization, train it, probe it again, measure how far it moved."""
     in_features, classes = train.x.shape[1], int(train.y.max()) + 1
@@ -280,25 +310,7 @@ def _run_one(config: InitConfig, label: str, train: Any, test: Any, bar: Any) ->
         p.grad is not None and not np.any(p.grad.data) for m in layers[:-1] for p in m.parameters()
     )
     model.zero_grad()
-    recorder, progress = DiagnosticsRecorder(every=10), _Progress(bar, label)
-    loader = DataLoader(train, config.batch_size, shuffle=True, seed=config.seed)
-    inner = _optimizer(config, model)
-    opt = GradientClip(inner, list(model.parameters()), config.clip_grad_norm)
-    train_info: dict[str, Any] = {"diverged": False}
-    start = time.perf_counter()
-    try:
-        # An exploding network overflows on its way to NaN; fit detects and reports that.
-        with np.errstate(over="ignore", invalid="ignore"):
-            fit(
-                model, opt, loader, config.epochs, val_loader=DataLoader(test, 500),
-                callbacks=[recorder, progress], scheduler=_scheduler(config, inner),
-            )  # fmt: skip
-    except DivergenceError as err:
-        train_info["diverged"], train_info["error"] = True, str(err)
-        train_info["diverged_at_step"] = len(progress.steps) + 1
-        if bar is not None:  # the steps this run will not take
-            bar.update(config.epochs * len(loader) - len(progress.steps))
-    train_info["seconds"] = time.perf_counter() - start
+    train_info, progress, recorder, opt = train_clipped(config, model, train, test, bar, label)
     after = None
     if not train_info["diverged"]:
         with np.errstate(over="ignore", invalid="ignore"):

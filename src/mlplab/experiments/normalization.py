@@ -34,20 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DataLoader, load_dataset
-from ..diagnostics import DiagnosticsRecorder, probe
+from ..data import load_dataset
+from ..diagnostics import probe
 from ..nn import MLP, Module
 from ..progress import progress_bar
 from ..tensor import Tensor
-from ..train import DivergenceError, fit
 from .init_study import (
-    GradientClip,
     InitConfig,
-    _optimizer,
-    _Progress,
-    _scheduler,
     parse_variance,
     summarize,
+    train_clipped,
 )
 
 __all__ = ["METHODS", "NormConfig", "build_normalized", "run_normalization"]
@@ -130,23 +126,9 @@ def _run_one(config: NormConfig, label: str, method: str, data: tuple, bar: Any)
     model = build_normalized(config, label, method, train.x.shape[1], int(train.y.max()) + 1)
     px, py = Tensor(train.x[: config.probe_batch]), Tensor(train.y[: config.probe_batch])
     at_init = _probe_keeping_buffers(model, px, py)
-    recorder, progress = DiagnosticsRecorder(every=10), _Progress(bar, f"{label} {method}")
-    loader = DataLoader(train, config.batch_size, shuffle=True, seed=config.seed)
-    inner = _optimizer(config, model)
-    opt = GradientClip(inner, list(model.parameters()), config.clip_grad_norm)
-    info: dict[str, Any] = {"diverged": False}
-    start = time.perf_counter()
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            fit(
-                model, opt, loader, config.epochs, val_loader=DataLoader(test, 500),
-                callbacks=[recorder, progress], scheduler=_scheduler(config, inner),
-            )  # fmt: skip
-    except DivergenceError as err:
-        info["diverged"], info["error"] = True, str(err)
-        if bar is not None:
-            bar.update(config.epochs * len(loader) - len(progress.steps))
-    info["seconds"] = time.perf_counter() - start
+    info, progress, recorder, opt = train_clipped(
+        config, model, train, test, bar, f"{label} {method}"
+    )
     after = None if info["diverged"] else _probe_keeping_buffers(model, px, py)
     accuracy = [e.get("val_accuracy") for e in progress.epochs]
     assert recorder.tracker is not None, "fit calls on_train_begin"
