@@ -67,3 +67,17 @@ def test_data_options_are_accepted_and_the_error_names_them(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not found" in err and "--download" in err
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_the_least_squares_race_runs_for_one_epoch_and_refuses_none():
+    from mlplab.experiments.optimizers import OptimizersConfig, least_squares_race
+
+    race = least_squares_race(OptimizersConfig(ls_examples=100, ls_epochs=1))
+    assert race["gd"]["steps"] == 1 and race["sgd"]["steps"] == 10  # one pass, batch 10
+    assert list(race["sgd"]["excess_loss_after_epochs"]) == ["1"]  # no epoch 2 to report
+    assert race["sgd"]["excess_loss_after_epochs"]["1"] == race["sgd"]["final_excess_loss"]
+    three = least_squares_race(OptimizersConfig(ls_examples=100, ls_epochs=3))
+    assert list(three["gd"]["excess_loss_after_epochs"]) == ["1", "2", "3"]
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=f"ls_epochs must be >= 1, got {bad}"):
+            least_squares_race(OptimizersConfig(ls_examples=100, ls_epochs=bad))
