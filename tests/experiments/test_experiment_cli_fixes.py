@@ -81,3 +81,61 @@ def test_the_least_squares_race_runs_for_one_epoch_and_refuses_none():
     for bad in (0, -1):
         with pytest.raises(ValueError, match=f"ls_epochs must be >= 1, got {bad}"):
             least_squares_race(OptimizersConfig(ls_examples=100, ls_epochs=bad))
+
+
+def _subcommands(parser, path=()):
+    """(path, parser) for every leaf subcommand under ``parser``."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _subcommands(sub, (*path, name))
+    return found or [(path, parser)]
+
+
+def _shown(default):
+    if isinstance(default, list):
+        return ",".join(map(str, default))
+    return "none" if default is None else default
+
+
+def _real_default(path, parser, dest):
+    """The value a flag left out takes: the parser's, or for ``train`` the config's DEFAULTS."""
+    if path == ("train",):  # train's flags default to None and take the config's value
+        from mlplab.commands.train import DEFAULTS, MODEL_OPTIONS
+
+        if dest in MODEL_OPTIONS:  # --norm: None is "no normalization", shown as [none]
+            return "none" if MODEL_OPTIONS[dest] is None else MODEL_OPTIONS[dest]
+        return DEFAULTS.get(dest, ...)
+    return parser.get_default(dest)
+
+
+def test_every_bracketed_default_in_the_help_is_the_real_default():
+    import re
+
+    leaves = [(path, p) for path, p in _subcommands(build_parser())
+              if path[0] in ("experiment", "sweep", "report", "train")]  # fmt: skip
+    assert {path[-1] for path, _ in leaves} >= {"normalization", "init", "sweep-init", "run"}
+    checked = []
+    for path, parser in leaves:
+        for action in parser._actions:
+            match = re.search(r"\[([^\]]+)\]$", action.help or "")
+            default = _real_default(path, parser, action.dest)
+            if match is None or default in (None, ...) or isinstance(default, bool):
+                continue  # no bracket, or a bracket that describes what None means
+            text = re.split(r", |: ", match.group(1))[0]  # "[mnist-5k, embedded]" → mnist-5k
+            shown = _shown(default)
+            if isinstance(shown, float):
+                assert float(text) == shown, (path, action.dest, text, default)
+            else:
+                assert text == str(shown), (path, action.dest, text, default)
+            checked.append((path[-1], action.dest))
+    assert {("normalization", "epochs"), ("normalization", "unclipped_steps")} <= set(checked)
+    assert ("train", "depth") in checked and ("train", "norm") in checked
+    assert len(checked) > 60
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["experiment"]
+                         ._subparsers._group_actions[0].choices["normalization"]
+                         .format_help().split())  # fmt: skip
+    assert "epochs per σ² [2]" in help_text

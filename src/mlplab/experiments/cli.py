@@ -219,10 +219,13 @@ def _run_report(args: Any) -> int:
     return 0
 
 
-def _add_init_options(p: argparse.ArgumentParser) -> None:
+def _add_init_options(p: argparse.ArgumentParser, **defaults: Any) -> None:
+    """The init study's options on ``p``; ``defaults`` overrides InitConfig's (help shows them)."""
+    from dataclasses import replace
+
     from .init_study import InitConfig
 
-    d = InitConfig()
+    d = replace(InitConfig(), **defaults)
     p.add_argument("--data", default="mnist-5k", help="data set [mnist-5k, embedded]")
     p.add_argument("--root", help="folder holding mnist/fashion-mnist files [cache folder]")
     p.add_argument("--download", action="store_true",
@@ -312,9 +315,8 @@ def add_parsers(subparsers: Any) -> None:
     nrm.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     nrm.add_argument("--methods", type=_methods, default=["none", "batch", "layer", "residual"],
                      help="comma-separated [none,batch,layer,residual]")  # fmt: skip
-    _add_init_options(nrm)
-    nrm.set_defaults(run=_run_normalization, func=_run_normalization, epochs=2,
-                     unclipped_steps=0)  # fmt: skip
+    _add_init_options(nrm, epochs=2, unclipped_steps=0)
+    nrm.set_defaults(run=_run_normalization, func=_run_normalization)
     _add_sweep_study(which, "optimizers", "the lecture's optimizers in stochastic form, lr × seeds")
     _add_sweep_study(which, "init", "σ² = k/n × depth on 100-unit ReLU MLPs, accuracy heatmap")
     rep = subparsers.add_parser("report", help="one self-contained HTML page of all experiments",
