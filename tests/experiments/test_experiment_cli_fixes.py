@@ -139,3 +139,47 @@ def test_every_bracketed_default_in_the_help_is_the_real_default():
                          ._subparsers._group_actions[0].choices["normalization"]
                          .format_help().split())  # fmt: skip
     assert "epochs per σ² [2]" in help_text
+
+
+# The three tables of the report page as they rendered before they shared mlplab.html_table
+# (captured from the code of commit c9d9ade): the shared helper must not change a byte.
+_HEADER, _ROWS = ["method", "a<b", "x & y"], [["gd <1>", 0.123456789, None], ["sgd", True, 12],
+                                             [False, 1e-9, 'q"uote']]  # fmt: skip
+_OLD_REPORT_TABLE = (
+    '<table><tr><th>method</th><th>a&lt;b</th><th>x &amp; y</th></tr><tr><td class="num">gd '
+    '&lt;1&gt;</td><td class="num">0.1235</td><td class="num">never</td></tr><tr><td class="num">'
+    'sgd</td><td class="num">yes</td><td class="num">12</td></tr><tr><td class="num">no</td><td '
+    'class="num">1e-09</td><td class="num">q&quot;uote</td></tr></table>'
+)
+_OLD_NORMALIZATION_TABLE = (
+    "<table><tr><th></th><th>none: ‖Z_L‖/‖Z₂‖</th><th>‖∇W‖ max/min</th><th>acc</th><th>batch: "
+    '‖Z_L‖/‖Z₂‖</th><th>‖∇W‖ max/min</th><th>acc</th></tr><tr><td>σ² = 1/n</td><td class="num">'
+    '1.23</td><td class="num">2</td><td class="num">diverged</td><td class="num">diverged</td><td '
+    'class="num">diverged</td><td class="num">diverged</td></tr><tr><td>σ² = 2/n</td><td class='
+    '"num">1.23</td><td class="num">2</td><td class="num">0.912</td><td class="num">1.23</td><td '
+    'class="num">2</td><td class="num">0.95</td></tr></table>'
+)
+
+
+def test_the_report_tables_render_exactly_as_before_they_shared_one_helper():
+    from pathlib import Path
+
+    from mlplab.experiments import report
+    from mlplab.experiments.normalization_report import normalization_section
+    from mlplab.sweep import page
+
+    assert report._table(_HEADER, _ROWS) == _OLD_REPORT_TABLE
+    old_sweep = _OLD_REPORT_TABLE.replace("never", "–").replace(">yes<", ">True<")
+    assert page.table(_HEADER, _ROWS) == old_sweep.replace(">no<", ">False<")
+
+    def row(sigma2, method, accuracy):
+        return {"sigma2": sigma2, "method": method, "activation_ratio": 1.23456,
+                "gradient_scale": 0.5, "gradient_spread": 2.0, "accuracy": accuracy,
+                "max_weight_change": 0.1}  # fmt: skip
+
+    res = {"table": [row("1/n", "none", None), row("2/n", "none", 0.91234),
+                     row("2/n", "batch", 0.95)],  # no (1/n, batch) run: its cells read diverged
+           "config": {"depth": 50, "width": 100, "epochs": 2}, "figures": []}  # fmt: skip
+    section = normalization_section(res, Path("."))
+    assert section.startswith("<h2>Normalization: ")
+    assert section.endswith("removes.</p>" + _OLD_NORMALIZATION_TABLE)

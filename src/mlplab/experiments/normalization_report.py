@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
+from ..html_table import table
+
 __all__ = ["normalization_section"]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "diverged"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return html.escape(str(value))
 
 
 def normalization_section(res: dict[str, Any], folder: Path) -> str:
@@ -36,18 +29,17 @@ def normalization_section(res: dict[str, Any], folder: Path) -> str:
     methods = list(dict.fromkeys(r["method"] for r in res["table"]))
     sigmas = list(dict.fromkeys(r["sigma2"] for r in res["table"]))
     by = {(r["sigma2"], r["method"]): r for r in res["table"]}
-    head = "".join(
-        f"<th>{html.escape(m)}: ‖Z_L‖/‖Z₂‖</th><th>‖∇W‖ max/min</th><th>acc</th>" for m in methods
-    )
-    rows = ""
+    header = [""]
+    for m in methods:
+        header += [f"{m}: ‖Z_L‖/‖Z₂‖", "‖∇W‖ max/min", "acc"]
+    rows = []
     for s in sigmas:
-        cells = ""
+        row: list[object] = [f"σ² = {s}"]
         for m in methods:
-            r = by.get((s, m))
-            values = (None,) * 3 if r is None else (r["activation_ratio"], r["gradient_spread"],
-                                                    r["accuracy"])  # fmt: skip
-            cells += "".join(f'<td class="num">{_cell(v)}</td>' for v in values)
-        rows += f"<tr><td>σ² = {html.escape(s)}</td>{cells}</tr>"
+            r = by.get((s, m))  # a run missing from the table reads as diverged, like a None
+            row += [None] * 3 if r is None else [r["activation_ratio"], r["gradient_spread"],
+                                                 r["accuracy"]]  # fmt: skip
+        rows.append(row)
     figures = "".join(_img(folder, name) for name in res.get("figures", []))
     return (
         "<h2>Normalization: does it keep the deep network trainable when σ² is wrong?</h2>"
@@ -63,6 +55,5 @@ def normalization_section(res: dict[str, Any], folder: Path) -> str:
         "is the spread of the weight-gradient norms over the hidden layers at initialization: "
         "a deep BatchNorm network's gradients grow towards the input layers (Yang et al., "
         "A Mean Field Theory of Batch Normalization, 2019), which no rescaling of W removes."
-        "</p>"
-        f"<table><tr><th></th>{head}</tr>{rows}</table>{figures}"
+        "</p>" + table(header, rows, none="diverged", digits=3, row_labels=True) + figures
     )

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..html_table import cell, table
+
 __all__ = ["load_or_run", "render", "write_report"]
 
 _STYLE = """
@@ -64,21 +66,11 @@ def _img(folder: Path, name: str) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "never"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
+    return cell(value, none="never", yes_no=True)  # None here: a tolerance never reached
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_fmt(v)}</td>' for v in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return table(header, rows, none="never", yes_no=True)
 
 
 def _claim(title: str, text: str, figure: str) -> str:

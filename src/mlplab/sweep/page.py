@@ -11,28 +11,13 @@ import base64
 import html
 from pathlib import Path
 
+from ..html_table import table
 from .views import ConfigRow, lr_profile, summarize, swept_axes
 
 __all__ = ["sweep_section"]
 
 #: Rows of the configuration table shown in the report (the best ones).
 MAX_ROWS = 30
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
-
-
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_cell(v)}</td>' for v in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _stat(row: ConfigRow) -> str:
@@ -77,7 +62,7 @@ def sweep_section(folder: str | Path, metric: str = "test_accuracy") -> str:
         profile = lr_profile(rows, metric=metric)
         parts.append(
             "<h3>Per configuration: best lr, the lr range within 1 point, where it diverges</h3>"
-            + _table(
+            + table(
                 [
                     "configuration",
                     "best lr",
@@ -103,7 +88,7 @@ def sweep_section(folder: str | Path, metric: str = "test_accuracy") -> str:
     more = f" (best {MAX_ROWS} of {len(rows)})" if len(rows) > MAX_ROWS else ""
     parts.append(
         f"<h3>Configurations{more}</h3>"
-        + _table(
+        + table(
             [*keys, f"{metric} (mean ± std)", "seeds", "diverged", "failed"],
             [[*(r.values[k] for k in keys), _stat(r), r.n, r.diverged, r.failed] for r in shown],
         )  # fmt: skip
