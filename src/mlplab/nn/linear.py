@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops, random
+from ..ops.fused import affine_relu
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .module import Module
 from .parameter import Parameter
@@ -141,20 +142,50 @@ class Linear(Module):
             TypeError: if the dtype of ``x`` differs from the weight's.
         """
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        weight, bias = self._checked(x)
+        if bias is not None and x.data.ndim == 2:
+            return ops.affine(x, weight, bias)  # one node: x W + b, bias added in place
+        out = ops.matmul(x, weight)
+        return out if bias is None else ops.add(out, bias)
+
+    def forward_relu(self, x: Any) -> Tensor:
+        """Return ``relu(x W + b)``, bit-identical to ``relu(self.forward(x))``: one node
+        (:func:`mlplab.ops.fused.affine_relu`) for a 2-D input with a bias, else the two.
+
+        This layer's hooks are not called (the caller checks that there are none).
+
+        Examples:
+            >>> import numpy as np, mlplab
+            >>> layer = Linear(2, 2, weight_init=lambda s, r, dtype: -np.eye(2, dtype=dtype), rng=0)
+            >>> layer.forward_relu(mlplab.tensor([[1.0, -2.0]])).numpy()
+            array([[0., 2.]], dtype=float32)
+        """
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        weight, bias = self._checked(x)
+        if bias is not None and x.data.ndim == 2:
+            return affine_relu(x, weight, bias)
+        return ops.relu(self.forward(x))
+
+    def _checked(self, x: Tensor) -> tuple[Parameter, Parameter | None]:
+        """The weight and bias (read from the registry, not through ``__getattr__``), after
+        checking the input's last dimension and dtype."""
+        params = self._parameters
+        # not params.get(name, self.name): that would run the slow lookup every time
+        weight = params["weight"] if "weight" in params else self.weight  # noqa: SIM401
+        bias = params["bias"] if "bias" in params else self.bias  # noqa: SIM401
+        data = x.data
+        if data.ndim == 0 or data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: expected input with last dimension {self.in_features}, "
-                f"got shape {x.shape}"
+                f"got shape {data.shape}"
             )
-        if x.dtype != self.weight.dtype:
+        if data.dtype != weight.data.dtype:  # type: ignore[union-attr]
             raise TypeError(
-                f"Linear: input dtype {x.dtype} differs from weight dtype {self.weight.dtype}; "
+                f"Linear: input dtype {data.dtype} differs from weight dtype "
+                f"{weight.data.dtype}; "  # type: ignore[union-attr]
                 f"convert the input with .astype() or the model with .to()"
             )
-        if self.bias is not None and x.ndim == 2:
-            return ops.affine(x, self.weight, self.bias)  # one node: x W + b, bias added in place
-        out = ops.matmul(x, self.weight)
-        return out if self.bias is None else ops.add(out, self.bias)
+        return weight, bias  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
         return (

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..ops import add
 from ..tensor import Tensor
-from .activation import get_activation
+from .activation import ReLU, get_activation
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import InitSpec, Linear, as_generator
@@ -64,6 +64,11 @@ def hidden_sizes(width: int | Sequence[int] | None, depth: int | None) -> list[i
     if width is None:
         raise ValueError(f"MLP: depth {depth} needs a width (an int or a list of hidden sizes)")
     return [_positive_int(width, "MLP: width")] * (depth - 1)
+
+
+def _bare(module: Module, kind: type[Module]) -> bool:
+    """Tell whether ``module`` is exactly a ``kind`` (not a subclass) with no forward hooks."""
+    return type(module) is kind and not module._forward_hooks and not module._forward_pre_hooks
 
 
 class MLP(Module):
@@ -175,13 +180,18 @@ class MLP(Module):
         """
         z = x
         last = len(self.layers) - 1
+        fuse = self.norm is None and _bare(self.activation, ReLU)
         for i, layer in enumerate(self.layers):
-            h = layer(z)
             if i == last:
-                return self.output_activation(h)  # type: ignore[no-any-return]
-            if self.norm is not None:
-                h = self.norms[i](h)
-            h = self.activation(h)
+                return self.output_activation(layer(z))  # type: ignore[no-any-return]
+            if fuse and _bare(layer, Linear):
+                # Linear + ReLU as one node, bit-identical to the two (no hooks to see between)
+                h = layer.forward_relu(z)  # type: ignore[attr-defined]
+            else:
+                h = layer(z)
+                if self.norm is not None:
+                    h = self.norms[i](h)
+                h = self.activation(h)
             if self.dropout is not None:
                 h = self.dropout(h)
             z = add(h, z) if self._residual[i] else h

@@ -399,6 +399,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._forward_pre_hooks and not self._forward_hooks:  # no hooks: forward alone
+            return self.forward(*args, **kwargs)
         for pre_hook in list(self._forward_pre_hooks.values()):
             result = pre_hook(self, args)
             if result is not None:

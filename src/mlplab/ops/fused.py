@@ -2,18 +2,21 @@
 
 Each equals its composite exactly in value and derivatives (the gradient checks test both), and
 its VJP is still written in mlplab ops, so second derivatives work: ``affine`` is the Linear
-layer ``x W + 1 bᵀ`` and ``softmax_cross_entropy`` the training loss.
+layer ``x W + 1 bᵀ``, ``affine_relu`` a hidden layer with its ReLU, ``max(x W + 1 bᵀ, 0)``, and
+``softmax_cross_entropy`` the training loss.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import backend, parallel
 from ..grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .core import Op, apply, as_tensor
-from .elementwise import add, divide, exp, multiply, subtract
+from .elementwise import _MUL, add, divide, exp, multiply, relu, subtract
 from .linalg import _MATMUL, matmul
 from .shape import _SUM_ROWS, _TRANSPOSE_2D, sum
 
@@ -60,6 +63,60 @@ class Affine(Op):
 
 
 _AFFINE = Affine()
+
+
+class AffineReLU(Op):
+    """max(x W + b, 0): a hidden Linear layer and its ReLU as one primitive.
+
+    The relu runs in place on the fresh product (one array, not two). With the 0/1 mask
+    D = [out ≠ 0] (out ≠ 0 exactly where x W + b > 0 or is NaN, as :class:`ReLU`'s VJP) and
+    G' = G ⊙ D:  ∂/∂x = G' Wᵀ,  ∂/∂W = xᵀ G',  ∂/∂b = Σ_rows G' — the very calls of the ReLU
+    and Affine VJPs one after the other, so the numbers are bit-identical to the two nodes.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x: Any, w: Any, b: Any) -> Any:
+        out = _AFFINE.forward(x, w, b)
+        if parallel.worth_cutting(out.size):
+            return parallel.ufunc(np.maximum, out, 0, out=out)
+        return backend.namespace(out).maximum(out, 0, out=out)
+
+    def vjp(
+        self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        y = out.data
+        mask = parallel.ufunc(np.not_equal, y, 0) if parallel.worth_cutting(y.size) else y != 0
+        if not _grad_state.enabled:
+            masked = Tensor._make(_MUL.forward(g.data, mask))
+        else:
+            masked = apply(_MUL, g, Tensor._make(mask))
+        return _AFFINE.vjp(masked, out, x, w, b)
+
+
+_AFFINE_RELU = AffineReLU()
+
+
+def affine_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """Return max(x W + b, 0) for x (m, n), W (n, k), b (k,) as one node (see
+    :class:`AffineReLU`); equal, bit for bit, to ``relu(affine(x, w, b))``.
+
+    Raises:
+        ValueError: when the shapes do not fit, naming all three.
+
+    Examples:
+        >>> import mlplab
+        >>> w = mlplab.tensor([[1.0, -1.0], [1.0, -1.0]])
+        >>> affine_relu(mlplab.tensor([[1.0, 2.0]]), w, mlplab.tensor([0.5, 0.5]))
+        tensor([[3.5, 0. ]])
+    """
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
+    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
+        raise ValueError(f"affine_relu: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    if not (x.data.dtype == w.data.dtype == b.data.dtype):
+        return relu(add(matmul(x, w), b))
+    return apply(_AFFINE_RELU, x, w, b)
 
 
 def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
