@@ -145,3 +145,29 @@ def test_format_cost_table_has_a_row_per_size_and_the_exponents(tiny):
     assert len(lines) == 1 + 4 + 2
     assert lines[1].split()[0] == "70" and lines[4].split()[0] == "250"
     assert "H memory 2.00" in lines[-1]
+
+
+def synthetic_result():
+    rows = []
+    for h in (2, 8, 32):
+        n = 60 * h + 10
+        rows.append(
+            {
+                "hidden": h, "n": n, "gradient_s": 1e-6 * n, "hvp_s": 3e-6 * n,
+                "hessian_s": 1e-6 * n**2, "solve_s": 1e-10 * n**3, "eigvalsh_s": 3e-10 * n**3,
+                "cg_s": None if h == 2 else 5e-5 * n, "hessian_bytes": 8 * n**2,
+                "solve_peak_bytes": 16 * n**2, "gradient_bytes": 8 * n,
+                "gradient_peak_bytes": 100 * n, "cg_peak_bytes": None if h == 2 else 300 * n,
+            }
+        )  # fmt: skip
+    fits = {"n": [r["n"] for r in rows], "gradient_s": 1.0, "hessian_s": 2.0, "cg_s": None}
+    return {"rows": rows, "exponents": {"all": fits, "large": fits}, "threads": 1, "n_train": 8}
+
+
+def test_plot_cost_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from mlplab.experiments.newton_cost_figures import plot_cost
+
+    out = plot_cost(synthetic_result(), tmp_path / "sub" / "cost.png")
+    assert out == tmp_path / "sub" / "cost.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000

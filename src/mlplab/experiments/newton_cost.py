@@ -236,7 +236,10 @@ def measure_cost(
         set_num_threads(before)
     ns = [row["n"] for row in rows]
     large = rows[len(rows) // 2 :] if len(rows) >= 4 else rows
-    keys = [key for key, _ in TIMES] + ["hessian_bytes", "gradient_peak_bytes", "cg_peak_bytes"]
+    keys = [key for key, _ in TIMES] + [
+        "hessian_bytes", "solve_peak_bytes", "gradient_bytes", "gradient_peak_bytes",
+        "cg_peak_bytes",
+    ]  # fmt: skip
     exponents: dict[str, Any] = {}
     for name, chosen in (("all", rows), ("large", large)):
         fit: dict[str, Any] = {"n": [row["n"] for row in chosen]}
