@@ -56,8 +56,8 @@ def plot_cost(result: dict[str, Any], path: Path) -> Path:
     for key, label in TIMES:
         points = [(r["n"], r[key]) for r in rows if r.get(key) is not None]
         if points:
-            ns, values = zip(*points, strict=True)
-            left.loglog(ns, values, "o-", label=_exponent_label(label, key, exponents))
+            ns_t, values = zip(*points, strict=True)
+            left.loglog(ns_t, values, "o-", label=_exponent_label(label, key, exponents))
     ns = [r["n"] for r in rows]
     top = max((r["hessian_s"] for r in rows), default=1.0)
     for power, style in ((1, ":"), (2, "--"), (3, "-.")):
