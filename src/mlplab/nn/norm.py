@@ -9,9 +9,12 @@ variance σ² (divided by the count, not count − 1); they differ in what they 
   (momentum 1/t at the t-th batch). In eval mode the running statistics replace the batch ones.
 - LayerNorm: μ, σ² per row over its trailing features; no running statistics.
 
-Both are composites of mlplab primitives (mean, var, power), so their first *and* second
-derivatives come for free: ``hvp`` and Newton's method work on normalized networks. The
-semantics are PyTorch's (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``).
+Both run as one fused node (:class:`mlplab.ops.normalize.Normalize`: the forward keeps x̂ and
+1/√(σ² + ε), a first-order backward works on arrays) whose recorded VJP is written in mlplab
+ops, so second derivatives work: ``hvp`` and Newton's method work on normalized networks. An
+input whose dtype differs from γ's, or is not floating, takes the composite of mean, var and
+power (:func:`_standardize_composite`, also the reference the fused node is tested against).
+The semantics are PyTorch's (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``).
 
 References:
     Ioffe & Szegedy, Batch Normalization (2015); Ba, Kiros & Hinton, Layer Normalization (2016).
@@ -26,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..functional import mean, var
-from ..ops import add, as_tensor, multiply, power, reshape, subtract
+from ..ops import add, apply, as_tensor, multiply, power, reshape, subtract
+from ..ops.normalize import Normalize
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .module import Module
 from .parameter import Parameter
@@ -54,6 +58,44 @@ def _scale_shift(z: Tensor, weight: Any, bias: Any, shape: tuple[int, ...]) -> T
     if bias is not None:
         z = add(z, reshape(as_tensor(bias, like=z), shape))
     return z
+
+
+def _standardize_composite(
+    x: Tensor,
+    mu: Tensor,
+    sigma2: Tensor,
+    weight: Any,
+    bias: Any,
+    shape: tuple[int, ...],
+    eps: float,
+) -> Tensor:
+    """γ ∘ (x − μ)·(σ² + ε)^(−½) + β as a composite of primitives (the unfused reference)."""
+    z = multiply(subtract(x, mu), power(add(sigma2, eps), -0.5))
+    return _scale_shift(z, weight, bias, shape)
+
+
+def _fusable(x: Tensor, weight: Any, bias: Any) -> bool:
+    """The fused node takes one floating dtype for x, γ and β (else the composite promotes)."""
+    dtype = x.data.dtype
+    return dtype.kind == "f" and all(
+        p is None or np.asarray(p.data if isinstance(p, Tensor) else p).dtype == dtype
+        for p in (weight, bias)
+    )
+
+
+def _standardize(
+    x: Tensor,
+    axes: tuple[int, ...],
+    weight: Any,
+    bias: Any,
+    shape: tuple[int, ...],
+    eps: float,
+    stats: tuple[Any, Any] | None = None,
+) -> tuple[Tensor, Normalize]:
+    """The fused node over ``axes``; returns it with its op, whose ``mean``/``var`` were used."""
+    params = [as_tensor(p) for p in (weight, bias) if p is not None]
+    op = Normalize(axes, shape, float(eps), weight is not None, bias is not None, stats)
+    return apply(op, x, *params), op
 
 
 def batch_norm(
@@ -114,24 +156,30 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {x.shape} (a batch of one row has no variance; use eval mode)"
             )
-        mu = mean(x, axis=axes, keepdims=True)
-        sigma2 = var(x, axis=axes, keepdims=True)
+        if _fusable(x, weight, bias):
+            y, op = _standardize(x, axes, weight, bias, shape, eps)
+            mu_b, sigma2_b = op.mean, op.var
+        else:
+            mu, sigma2 = mean(x, axis=axes, keepdims=True), var(x, axis=axes, keepdims=True)
+            y = _standardize_composite(x, mu, sigma2, weight, bias, shape, eps)
+            mu_b, sigma2_b = mu.data, sigma2.data
         if training and running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, mu, sigma2, count, momentum)
-    else:
-        mu = reshape(_constant(running_mean, x), shape)
-        sigma2 = reshape(_constant(running_var, x), shape)
-    z = multiply(subtract(x, mu), power(add(sigma2, eps), -0.5))
-    return _scale_shift(z, weight, bias, shape)
+            _update_running(running_mean, running_var, mu_b, sigma2_b, count, momentum)
+        return y
+    mu = reshape(_constant(running_mean, x), shape)
+    sigma2 = reshape(_constant(running_var, x), shape)
+    if _fusable(x, weight, bias):
+        return _standardize(x, axes, weight, bias, shape, eps, (mu.data, sigma2.data))[0]
+    return _standardize_composite(x, mu, sigma2, weight, bias, shape, eps)
 
 
 def _update_running(
-    running_mean: Any, running_var: Any, mu: Tensor, sigma2: Tensor, count: int, momentum: float
+    running_mean: Any, running_var: Any, mu: Any, sigma2: Any, count: int, momentum: float
 ) -> None:
     """running ← (1 − momentum)·running + momentum·batch, in place; the variance unbiased."""
     stats = [
-        (running_mean, mu.data.reshape(-1)),
-        (running_var, sigma2.data.reshape(-1) * (count / (count - 1))),
+        (running_mean, mu.reshape(-1)),
+        (running_var, sigma2.reshape(-1) * (count / (count - 1))),
     ]
     for running, batch in stats:
         array = running.data if isinstance(running, Tensor) else running
@@ -173,10 +221,13 @@ def layer_norm(
             f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}"
         )
     axes = tuple(range(x.ndim - k, x.ndim))
-    mu = mean(x, axis=axes, keepdims=True)
-    sigma2 = var(x, axis=axes, keepdims=True)
-    z = multiply(subtract(x, mu), power(add(sigma2, eps), -0.5))
-    return _scale_shift(z, weight, bias, shape)
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and math.prod(np.shape(value)) != math.prod(shape):
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {np.shape(value)}")
+    if _fusable(x, weight, bias):
+        return _standardize(x, axes, weight, bias, shape, eps)[0]
+    mu, sigma2 = mean(x, axis=axes, keepdims=True), var(x, axis=axes, keepdims=True)
+    return _standardize_composite(x, mu, sigma2, weight, bias, shape, eps)
 
 
 def _as_shape(value: Any, where: str) -> tuple[int, ...]:

@@ -1,0 +1,203 @@
+"""Fused normalization: x̂ = (x − μ)/√(σ² + ε), y = γ ∘ x̂ + β as one node.
+
+BatchNorm and LayerNorm are this one map with μ, σ² taken over different axes (the batch axes
+per feature, or each row's trailing features). As a composite of mean, var and power it is
+about 50 nodes a layer; here it is one. The forward is the composite's own sequence of array
+operations (so values agree with it bit for bit) and keeps x̂ and 1/√(σ² + ε). With batch
+statistics over the n values of each group the VJP is
+
+    ∂/∂x = (1/√(σ² + ε)) ∘ (ĝ − mean(ĝ) − x̂ ∘ mean(ĝ ∘ x̂)),   ĝ = γ ∘ g,
+    ∂/∂γ = Σ g ∘ x̂,   ∂/∂β = Σ g   (Σ over the axes γ is broadcast along),
+
+and with given statistics (BatchNorm's running ones in eval mode) μ, σ² are constants, so
+∂/∂x = γ ∘ g/√(σ² + ε). A first-order backward evaluates these on the arrays and records
+nothing; when the backward is itself recorded (``create_graph``) x̂ is rebuilt from x and the
+same formulas are written in mlplab ops, so Hessian-vector products work through the layer.
+
+References:
+    Ioffe & Szegedy, Batch Normalization (2015), section 3 (the backward);
+    Ba, Kiros & Hinton, Layer Normalization (2016).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..grad_mode import state as _grad_state
+from ..tensor import Tensor
+from .core import Op, apply, as_tensor
+from .elementwise import add, divide, multiply, power, subtract
+from .shape import reshape, sum
+
+__all__ = ["Normalize", "normalize"]
+
+
+class Normalize(Op):
+    """γ ∘ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over ``axes``, or given as ``stats``.
+
+    Inputs are x, then γ if ``weight``, then β if ``bias``; γ and β broadcast against x as
+    ``view``. After the forward, ``mean`` and ``var`` hold the statistics used (kept-dims
+    shape), e.g. for a running average.
+    """
+
+    __slots__ = (
+        "axes", "view", "eps", "weight", "bias", "stats", "param_axes", "mean", "var",
+        "x_hat", "inv_std",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        axes: tuple[int, ...],
+        view: tuple[int, ...],
+        eps: float,
+        weight: bool,
+        bias: bool,
+        stats: tuple[Any, Any] | None = None,
+    ) -> None:
+        self.axes, self.view, self.eps = axes, view, eps
+        self.weight, self.bias, self.stats = weight, bias, stats
+
+    def forward(self, x: Any, *params: Any) -> Any:
+        dtype = x.dtype
+        # The axes γ and β are broadcast along: those where the right-aligned view has no extent.
+        lead = x.ndim - len(self.view)
+        self.param_axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(self.view) if n == 1 and x.shape[lead + i] != 1
+        )
+        if self.stats is None:
+            count = np.asarray(math.prod(x.shape[i] for i in self.axes), dtype)
+            mu = x.sum(axis=self.axes, keepdims=True) / count
+            centered = x - mu
+            sigma2 = (centered * centered).sum(axis=self.axes, keepdims=True) / count
+        else:
+            mu, sigma2 = self.stats
+            centered = x - mu
+        self.mean, self.var = mu, sigma2
+        inv_std = (sigma2 + np.asarray(self.eps, dtype)) ** np.asarray(-0.5, dtype)
+        x_hat = centered * inv_std
+        self.x_hat, self.inv_std = x_hat, inv_std
+        if not params:
+            return x_hat.copy()  # x̂ is kept for the backward; the output may be written to
+        out = x_hat
+        if self.weight:
+            out = out * params[0].reshape(self.view)
+        if self.bias:
+            beta = params[-1].reshape(self.view)
+            if out is x_hat:
+                out = out + beta
+            else:
+                out += beta
+        return out
+
+    def vjp(self, g: Tensor, out: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
+        if _grad_state.enabled:
+            return self._recorded_vjp(g, x, *params)
+        gd, x_hat, axes, param_axes = g.data, self.x_hat, self.axes, self.param_axes
+        gamma = params[0].data.reshape(self.view) if self.weight else None
+        d_beta = gd.sum(axis=param_axes)  # Σ g
+        d_gamma = (gd * x_hat).sum(axis=param_axes)  # Σ g x̂
+        dx = None
+        if x.requires_grad:
+            scale = self.inv_std if gamma is None else self.inv_std * gamma
+            if self.stats is not None:
+                dx = gd * scale
+            elif param_axes == axes:
+                # BatchNorm: γ is constant over each group, so mean(ĝ) = γ·Σg/n and
+                # mean(ĝ x̂) = γ·Σ g x̂/n: the sums above are all the reductions needed.
+                kept = self.inv_std.shape
+                n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
+                dx = gd - d_beta.reshape(kept) / n
+                dx -= x_hat * (d_gamma.reshape(kept) / n)
+                dx *= scale
+            else:
+                g_hat = gd if gamma is None else gd * gamma
+                n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
+                dx = g_hat - g_hat.sum(axis=axes, keepdims=True) / n
+                dx -= x_hat * ((g_hat * x_hat).sum(axis=axes, keepdims=True) / n)
+                dx *= self.inv_std
+        grads: list[Tensor | None] = [None if dx is None else Tensor._make(dx)]
+        if self.weight:
+            grads.append(Tensor._make(d_gamma.reshape(params[0].shape)))
+        if self.bias:
+            grads.append(Tensor._make(d_beta.reshape(params[-1].shape)))
+        return tuple(grads)
+
+    def _recorded_vjp(self, g: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
+        """The same VJP in mlplab ops, x̂ rebuilt from x, so that it can be differentiated."""
+        axes = self.axes
+        if self.stats is None:
+            n = math.prod(x.shape[i] for i in axes)
+            centered = subtract(x, divide(sum(x, axis=axes, keepdims=True), n))
+            sigma2 = divide(sum(multiply(centered, centered), axis=axes, keepdims=True), n)
+            inv_std = power(add(sigma2, self.eps), -0.5)
+        else:
+            centered = subtract(x, Tensor._make(self.stats[0]))
+            inv_std = Tensor._make(self.inv_std)
+        x_hat = multiply(centered, inv_std)
+        gamma = reshape(params[0], self.view) if self.weight else None
+        dx = None
+        if x.requires_grad:
+            g_hat = g if gamma is None else multiply(g, gamma)
+            if self.stats is None:
+                mean_g = divide(sum(g_hat, axis=axes, keepdims=True), n)
+                mean_gx = divide(sum(multiply(g_hat, x_hat), axis=axes, keepdims=True), n)
+                g_hat = subtract(subtract(g_hat, mean_g), multiply(x_hat, mean_gx))
+            dx = multiply(g_hat, inv_std)
+        grads = [dx]
+        if self.weight:
+            d_gamma = sum(multiply(g, x_hat), axis=self.param_axes)
+            grads.append(reshape(d_gamma, params[0].shape) if params[0].requires_grad else None)
+        if self.bias:
+            d_beta = sum(g, axis=self.param_axes)
+            grads.append(reshape(d_beta, params[-1].shape) if params[-1].requires_grad else None)
+        return tuple(grads)
+
+
+def normalize(
+    x: Any,
+    axes: tuple[int, ...],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+    view: tuple[int, ...] | None = None,
+    stats: tuple[Any, Any] | None = None,
+) -> Tensor:
+    """Return γ ∘ (x − μ)/√(σ² + ε) + β as one node, μ and the biased σ² over ``axes``.
+
+    The caller checks shapes and dtypes (:func:`mlplab.nn.batch_norm` and
+    :func:`mlplab.nn.layer_norm` do); x, γ and β share one floating dtype.
+
+    Args:
+        x: the input.
+        axes: the axes averaged over, sorted (``(0,)`` for BatchNorm on (N, C)).
+        weight, bias: γ, β, or None.
+        eps: ε added to the variance.
+        view: the shape γ and β broadcast against x as (their own shape by default; (C, 1)
+            for BatchNorm on (N, C, L)).
+        stats: given (μ, σ²) arrays in a shape that broadcasts against x, instead of the
+            batch's; they are constants for the derivatives.
+
+    Examples:
+        >>> import mlplab
+        >>> x = mlplab.tensor([[1.0, 2.0], [3.0, 6.0]])
+        >>> gamma = mlplab.tensor([2.0, 1.0], requires_grad=True)
+        >>> beta = mlplab.tensor([0.0, 1.0], requires_grad=True)
+        >>> y = normalize(x, (0,), gamma, beta, eps=0.0)  # BatchNorm: over the batch axis
+        >>> y
+        tensor([[-2.,  0.],
+                [ 2.,  2.]], op=Normalize)
+        >>> (y * mlplab.tensor([[1.0, 0.0], [3.0, 1.0]])).sum().backward()
+        >>> gamma.grad, beta.grad  # Σ g x̂, Σ g
+        (tensor([2., 1.]), tensor([4., 1.]))
+    """
+    x = as_tensor(x)
+    params = [as_tensor(p) for p in (weight, bias) if p is not None]
+    if view is None:
+        view = params[0].shape if params else ()
+    op = Normalize(
+        tuple(axes), tuple(view), float(eps), weight is not None, bias is not None, stats
+    )
+    return apply(op, x, *params)
