@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab.experiments.newton_cost import TIMES, fit_exponent, format_cost_table, measure_cost
+from mlplab.experiments.newton_cost import (
+    TIMES,
+    cost_finding,
+    fit_exponent,
+    format_cost_table,
+    measure_cost,
+)
 from mlplab.experiments.newton_problem import MLPProblem, pooled_mnist
 
 
@@ -171,3 +177,11 @@ def test_plot_cost_writes_a_png(tmp_path):
     out = plot_cost(synthetic_result(), tmp_path / "sub" / "cost.png")
     assert out == tmp_path / "sub" / "cost.png"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_cost_finding_reads_the_largest_size(tiny):
+    text = cost_finding(tiny)
+    last = tiny["rows"][-1]
+    assert text.startswith("at n = 250: H takes 0.5 MB (n²·8 bytes, p = 2.00;")
+    assert f"{last['cg_iterations']} iterations" in text
+    assert f"= {last['hessian_over_gradient']:.0f} gradients" in text

@@ -29,7 +29,7 @@ from ..parallel import get_num_threads, set_num_threads
 from ..progress import progress_bar
 from .newton_problem import MLPProblem, parameter_count, pooled_mnist
 
-__all__ = ["fit_exponent", "measure_cost", "format_cost_table", "TIMES"]
+__all__ = ["fit_exponent", "measure_cost", "format_cost_table", "cost_finding", "TIMES"]
 
 #: the timed operations, as (key of a row, label)
 TIMES = (
@@ -306,3 +306,32 @@ def format_cost_table(result: dict[str, Any]) -> str:
         mem = f"; H memory {memory:.2f}" if memory is not None else ""
         lines.append(f"exponent p (cost ~ n^p), {name} n={fit['n']}: {pairs}{mem}")
     return "\n".join(lines)
+
+
+def cost_finding(result: dict[str, Any]) -> str:
+    """Return one sentence of what :func:`measure_cost` found, for the claims table of a note.
+
+    Examples:
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> cost_finding(r).startswith("at n = 130: H takes 0.1 MB (n²·8 bytes, p = 2.00;")
+        True
+    """
+    r, fits = result["rows"][-1], result["exponents"]
+
+    def p(key: str) -> str:
+        both = [fits[name].get(key) for name in ("all", "large")]
+        return " / ".join("n/a" if v is None else f"{v:.2f}" for v in both)
+
+    cg = (
+        f"HVP + CG needs no H: {r['cg_iterations']} iterations, {r['cg_s'] * 1e3:.0f} ms = "
+        f"{r['cg_over_gradient']:.0f} gradients, {r['cg_peak_bytes'] / 1e6:.1f} MB peak"
+        if r["cg_s"] is not None
+        else f"HVP + CG failed ({r['cg_error']})"
+    )
+    return (
+        f"at n = {r['n']}: H takes {r['hessian_bytes'] / 1e6:.1f} MB (n²·8 bytes, p = "
+        f"{fits['all']['hessian_bytes']:.2f}; 8 TB at n = 10⁶); forming it {r['hessian_s']:.2f} s"
+        f" = {r['hessian_over_gradient']:.0f} gradients (p = {p('hessian_s')}, all sizes / "
+        f"largest); solve p = {p('solve_s')}, eigvalsh p = {p('eigvalsh_s')}, gradient p = "
+        f"{p('gradient_s')}; {cg}"
+    )
