@@ -139,6 +139,7 @@ def test_progress_lines_go_to_stderr(capsys):
         ({"threads": 0}, "threads"),
         ({"damping": -1.0}, "damping"),
         ({"n_train": 5000}, "n_train"),
+        ({"clock": "time"}, "clock must be one of"),
     ],
 )
 def test_measure_cost_bad_input(kwargs, message):
@@ -185,3 +186,9 @@ def test_cost_finding_reads_the_largest_size(tiny):
     assert text.startswith("at n = 250: H takes 0.5 MB (n²·8 bytes, p = 2.00;")
     assert f"{last['cg_iterations']} iterations" in text
     assert f"= {last['hessian_over_gradient']:.0f} gradients" in text
+
+
+def test_process_time_clock_is_recorded():
+    result = measure_cost((1,), n_train=8, repeats=1, progress=False, clock="process_time")
+    assert result["clock"] == "process_time" and "process_time" in result["timer"]
+    assert all(result["rows"][0][key] > 0 for key, _ in TIMES)

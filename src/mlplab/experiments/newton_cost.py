@@ -42,6 +42,12 @@ TIMES = (
 )
 #: a call longer than this is not repeated (its noise is small against its length)
 _REPEAT_BELOW_S = 1.0
+#: the clocks a measurement may use: wall time, or this process's CPU time (with one thread,
+#: the CPU time does not count the waits for a core that other processes cause)
+CLOCKS: dict[str, Callable[[], float]] = {
+    "perf_counter": time.perf_counter,
+    "process_time": time.process_time,
+}
 
 
 def fit_exponent(n: Sequence[float], cost: Sequence[float]) -> float:
@@ -79,13 +85,15 @@ def fit_exponent(n: Sequence[float], cost: Sequence[float]) -> float:
     return round(float(du @ (v - v.mean()) / (du @ du)), 12)
 
 
-def _min_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """The least of up to ``repeats`` perf_counter timings of fn() (a slow call runs once)."""
+def _min_time(
+    fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, Any]:
+    """The least of up to ``repeats`` timings of fn() by ``clock`` (a slow call runs once)."""
     best, out = np.inf, None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         out = fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
         if best > _REPEAT_BELOW_S:
             break
     return best, out
@@ -103,24 +111,31 @@ def _peak_bytes(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def _attempt(fn: Callable[[], Any], repeats: int) -> tuple[float | None, Any, str | None]:
+def _attempt(
+    fn: Callable[[], Any], repeats: int, clock: Callable[[], float]
+) -> tuple[float | None, Any, str | None]:
     """:func:`_min_time`, or (None, None, the reason) where the system has no solution."""
     try:
-        seconds, out = _min_time(fn, repeats)
+        seconds, out = _min_time(fn, repeats, clock)
     except (RuntimeError, np.linalg.LinAlgError) as error:  # singular, or not PD for CG
         return None, None, f"{type(error).__name__}: {error}"
     return seconds, out, None
 
 
 def _one_size(
-    p: MLPProblem, theta: np.ndarray, repeats: int, damping: float | None, cg_tol: float
+    p: MLPProblem,
+    theta: np.ndarray,
+    repeats: int,
+    damping: float | None,
+    cg_tol: float,
+    clock: Callable[[], float],
 ) -> dict[str, Any]:
     n = p.n
-    gradient_s, (_, g) = _min_time(lambda: p.loss_grad(theta), repeats)
+    gradient_s, (_, g) = _min_time(lambda: p.loss_grad(theta), repeats, clock)
     v = g / np.linalg.norm(g)
-    hvp_s, _ = _min_time(lambda: p.hvp(theta, v), repeats)
-    hessian_s, h = _min_time(lambda: p.hessian(theta), repeats)
-    eigvalsh_s, eig = _min_time(lambda: np.linalg.eigvalsh(h), repeats)
+    hvp_s, _ = _min_time(lambda: p.hvp(theta, v), repeats, clock)
+    hessian_s, h = _min_time(lambda: p.hessian(theta), repeats, clock)
+    eigvalsh_s, eig = _min_time(lambda: np.linalg.eigvalsh(h), repeats, clock)
     lam_min, lam_max = float(eig[0]), float(eig[-1])
     # Unless told, λ = max(2·|λ_min|, 10⁻³·λ_max): H + λI is positive definite (its smallest
     # eigenvalue is ≥ |λ_min|) also where dead ReLUs leave H singular and λ_min = 0.
@@ -140,8 +155,8 @@ def _one_size(
         iterations[0] = 0
         return conjugate_gradient(damped_hvp, g, tol=cg_tol)
 
-    solve_s, d_dense, solve_error = _attempt(solve, repeats)
-    cg_s, d_cg, cg_error = _attempt(cg, repeats)
+    solve_s, d_dense, solve_error = _attempt(solve, repeats, clock)
+    cg_s, d_cg, cg_error = _attempt(cg, repeats, clock)
     both = d_cg is not None and d_dense is not None
     return {
         "n": n,
@@ -180,6 +195,7 @@ def measure_cost(
     damping: float | None = None,
     cg_tol: float = 1e-8,
     threads: int = 1,
+    clock: str = "perf_counter",
 ) -> dict[str, Any]:
     """Time and size what a Newton step costs against a gradient, for 49 → h → 10 networks.
 
@@ -187,7 +203,9 @@ def measure_cost(
     the gradient, one HVP, forming H (``mlplab.hessian``: n backward passes), ``eigvalsh(H)``,
     ``np.linalg.solve(H + λI, ∇f)``, and conjugate gradient on HVPs for the same system
     (``mlplab.optim.newton.conjugate_gradient``, relative residual ``cg_tol``). Times are
-    ``time.perf_counter`` minima over ``repeats`` calls (a call over 1 s is not repeated), with
+    minima over ``repeats`` calls of ``time.<clock>`` (``"perf_counter"``: wall time;
+    ``"process_time"``: this process's CPU time, steadier on a shared machine; a call over 1 s
+    is not repeated), with
     ``threads`` mlplab and BLAS threads (restored afterwards). Memory: ``hessian_bytes`` is the
     array's nbytes (= n²·8); ``*_peak_bytes`` are tracemalloc peaks of a separate call (NumPy's
     arrays; LAPACK's own workspace is not seen). λ = ``damping``, or when None
@@ -217,6 +235,8 @@ def measure_cost(
     for name, value in (("repeats", repeats), ("threads", threads)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"measure_cost: {name} must be an integer >= 1, got {value!r}")
+    if clock not in CLOCKS:
+        raise ValueError(f"measure_cost: clock must be one of {sorted(CLOCKS)}, got {clock!r}")
     if damping is not None and not damping >= 0:
         raise ValueError(f"measure_cost: damping must be >= 0 or None, got {damping!r}")
     start = time.perf_counter()
@@ -229,7 +249,12 @@ def measure_cost(
         for h in sizes:
             bar.set_postfix(n=parameter_count((49, h, 10)))
             p = MLPProblem((49, int(h), 10), x, y)
-            rows.append({"hidden": int(h), **_one_size(p, p.init(seed), repeats, damping, cg_tol)})
+            rows.append(
+                {
+                    "hidden": int(h),
+                    **_one_size(p, p.init(seed), repeats, damping, cg_tol, CLOCKS[clock]),
+                }
+            )
             bar.update(1)
     finally:
         bar.close()
@@ -258,7 +283,8 @@ def measure_cost(
         "threads": threads,
         "cg_tol": cg_tol,
         "damping": "max(2*|lambda_min|, 1e-3*lambda_max)" if damping is None else damping,
-        "timer": "time.perf_counter, min over repeats (a call over 1 s runs once)",
+        "timer": f"time.{clock}, min over repeats (a call over 1 s runs once)",
+        "clock": clock,
         "memory": "hessian_bytes = H.nbytes (= n^2*8); *_peak_bytes = tracemalloc peak",
         "rows": rows,
         "exponents": exponents,
