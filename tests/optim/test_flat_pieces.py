@@ -10,7 +10,7 @@ from mlplab.optim.flat import CHUNK, SMALL
 
 
 def test_large_gradients_are_read_in_place_contiguous_or_not() -> None:
-    shapes = [(SMALL,), (3,), (CHUNK + 7,), (150, 150), (SMALL - 1,)]
+    shapes = [(SMALL,), (3,), (CHUNK + 7,), (300, 300), (SMALL - 1,)]
     rng = np.random.default_rng(0)
     init = [rng.normal(size=s) for s in shapes]
     flat = [Tensor(a.copy()) for a in init]
@@ -30,4 +30,4 @@ def test_large_gradients_are_read_in_place_contiguous_or_not() -> None:
     for a, b in zip(flat, loop, strict=True):
         np.testing.assert_array_equal(a.data, b.data)
     fg = opt_flat._flat_groups[0]
-    assert [b - a for a, b, _ in fg.pieces] == [SMALL, CHUNK, 7, CHUNK, 22500 - CHUNK, SMALL + 2]
+    assert [b - a for a, b, _ in fg.pieces] == [SMALL, CHUNK, 7, CHUNK, 90000 - CHUNK, SMALL + 2]

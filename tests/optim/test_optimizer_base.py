@@ -280,7 +280,7 @@ def test_bad_parameter_lists():
 def test_flat_path_in_several_chunks_equals_per_tensor_path(name):
     from mlplab.optim.flat import CHUNK
 
-    shapes = [(7,), (150, 150), (3, 5), (CHUNK + 1,)]  # chunk edges fall inside tensors
+    shapes = [(7,), (300, 300), (3, 5), (CHUNK + 1,)]  # chunk edges fall inside tensors
     rng = np.random.default_rng(4)
     init = [rng.normal(size=s) for s in shapes]
     flat_params, loop_params = [Tensor(a.copy()) for a in init], [Tensor(a.copy()) for a in init]
@@ -288,7 +288,7 @@ def test_flat_path_in_several_chunks_equals_per_tensor_path(name):
     assert not flat_opt._flat_groups  # built lazily at the first step
     assert_bitwise(train(flat_opt, flat_params, 5), train(loop_opt, loop_params, 5))
     fg = flat_opt._flat_groups[0]
-    assert len(fg.chunks(fg.param)) == 5  # (150, 150) and (CHUNK + 1,) in two each, the rest in one
+    assert len(fg.chunks(fg.param)) == 5  # (300, 300) and (CHUNK + 1,) in two each, the rest in one
 
 
 def test_trains_an_nn_mlp_with_the_same_numbers_on_both_paths():

@@ -247,8 +247,9 @@ class Optimizer:
                 cut = {name: s[a:b] for name, s in state.items()}
                 self._update(group, pieces[a:b], grads[a:b], cut, [t] * (b - a), work[a:b])
 
-            # Large groups: the pieces are shared out over mlplab's threads (bit-identical).
-            grain = max(1, parallel.GRAIN // max(pieces[0].size, 1)) if pieces else 1
+            # Large groups: the pieces are shared out over mlplab's threads (bit-identical), each
+            # thread getting ≥ 2·GRAIN elements (a 79 K-parameter net stays on one thread).
+            grain = -(-2 * parallel.GRAIN // max(pieces[0].size, 1)) if pieces else 1
             parallel.parallel_for(update, len(pieces), grain=grain)
             return
         for p in active:
