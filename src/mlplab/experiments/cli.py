@@ -192,6 +192,29 @@ def _run_normalization(args: Any) -> int:
     return 0
 
 
+def _run_newton(args: Any) -> int:
+    from dataclasses import replace
+
+    from ..commands import UsageError
+    from .newton_report import newton_claims
+    from .newton_study import NewtonConfig, run_newton
+
+    _check_out(args.out, args.overwrite)
+    config = NewtonConfig.quick() if args.quick else NewtonConfig()
+    changes = {"seed": args.seed} | ({} if args.starts is None else {"starts": args.starts})
+    config = replace(config, **changes)
+    try:
+        config.check()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    res = run_newton(args.out, config, progress=not args.no_progress)
+    for row in newton_claims(res):
+        print(f"{row['reason']}: {row['measured']}")
+    print(f"wrote {args.out}/results.json and {len(res['figures'])} figures "
+          f"in {res['seconds']:.1f} s")  # fmt: skip
+    return 0
+
+
 def _methods(text: str) -> list[str]:
     from .normalization import METHODS
 
@@ -212,9 +235,13 @@ def _run_report(args: Any) -> int:
     if norm_dir is not None and not (Path(norm_dir) / "results.json").is_file():
         raise UsageError(f"--normalization-dir {norm_dir} holds no results.json; run mlplab "
                          f"experiment normalization --out {norm_dir} first")  # fmt: skip
+    newton_dir = args.newton_dir
+    if newton_dir is not None and not (Path(newton_dir) / "results.json").is_file():
+        raise UsageError(f"--newton-dir {newton_dir} holds no results.json; run mlplab "
+                         f"experiment newton --out {newton_dir} first")  # fmt: skip
     path = write_report(args.out, args.optimizers_dir, args.init_dir, rerun=args.rerun,
                         init_config=_init_config(args), sweeps=args.sweep,
-                        normalization_dir=norm_dir)  # fmt: skip
+                        normalization_dir=norm_dir, newton_dir=newton_dir)  # fmt: skip
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained)")
     return 0
 
@@ -317,6 +344,20 @@ def add_parsers(subparsers: Any) -> None:
                      help="comma-separated [none,batch,layer,residual]")  # fmt: skip
     _add_init_options(nrm, epochs=2, unclipped_steps=0)
     nrm.set_defaults(run=_run_normalization, func=_run_normalization)
+    nwt = which.add_parser("newton", help="why Newton's method is little used in deep learning",
+                           description="The lecture's five reasons, measured: a 2-D saddle, and "
+                           "a ReLU MLP on 7×7 MNIST with exact Hessians (local optima, "
+                           "indefiniteness, cost, conditioning, the starting point).")  # fmt: skip
+    nwt.add_argument("--out", default="runs/newton", help="output folder [runs/newton]")
+    nwt.add_argument("--seed", type=_nonnegative(int), default=0,
+                     help="seed of the data subset and the initializations [0]")  # fmt: skip
+    nwt.add_argument("--starts", type=_positive_int, default=None,
+                     help="seeded initializations of the starting-point study "
+                     "(20; with --quick 3)")  # fmt: skip
+    nwt.add_argument("--quick", action="store_true", help="tiny settings that run in seconds")
+    nwt.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    nwt.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    nwt.set_defaults(run=_run_newton, func=_run_newton)
     _add_sweep_study(which, "optimizers", "the lecture's optimizers in stochastic form, lr × seeds")
     _add_sweep_study(which, "init", "σ² = k/n × depth on 100-unit ReLU MLPs, accuracy heatmap")
     rep = subparsers.add_parser("report", help="one self-contained HTML page of all experiments",
@@ -330,5 +371,7 @@ def add_parsers(subparsers: Any) -> None:
                      help="add a section for this sweep folder (repeatable)")  # fmt: skip
     rep.add_argument("--normalization-dir", metavar="DIR",
                      help="add the section of experiment normalization's results")  # fmt: skip
+    rep.add_argument("--newton-dir", metavar="DIR",
+                     help="add the section of experiment newton's results")  # fmt: skip
     _add_init_options(rep)
     rep.set_defaults(run=_run_report, func=_run_report)

@@ -68,6 +68,11 @@ def _end(run: dict[str, Any]) -> str:
     )
 
 
+def _fate(run: dict[str, Any]) -> str:
+    e = run["end"]
+    return f"{e['outcome']} ({run['failure'] or 'loss ' + _g(e['loss'])})"
+
+
 def _probe_summary(paths: dict[str, Any]) -> tuple[int, int, int]:
     probes = [p["newton_step"] for key in ("gd", "adam") for p in paths[key][(key == "adam") :]]
     up = sum(bool(p["loss_up"]) for p in probes)
@@ -77,7 +82,7 @@ def _probe_summary(paths: dict[str, Any]) -> tuple[int, int, int]:
 
 def _cost_text(cost: dict[str, Any] | None) -> str:
     if cost is None:
-        return "not measured (run without --quick's cost=False)"
+        return "not measured (cost=False)"
     big, fit = cost["rows"][-1], cost["exponents"]["large"]
     return (
         f"n = {cost['n'][0]}…{big['n']}: forming H ∝ n^{_g(fit['hessian_s'])}, solve "
@@ -122,10 +127,7 @@ def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:
             f"{100 * min(neg['adam']):.1f}–{100 * max(neg['adam']):.1f}% negative. One full "
             f"Newton step (mlplab.optim.Newton) from those {probes} points raised the loss at "
             f"{up} and was refused at {singular} (singular H). Full Newton from the trained "
-            f"GD point: "
-            f"{trained['gd']['end']['outcome']} (loss {_g(trained['gd']['end']['loss'])}); from "
-            f"the Adam point: {trained['adam']['end']['outcome']}"
-            + (f" ({trained['adam']['failure']})" if trained["adam"]["failure"] else "")
+            f"GD and Adam points: {_fate(trained['gd'])}; {_fate(trained['adam'])}"
             + f". Saddles reached by full Newton from {n} starts: {counts['newton_full']['saddle']}"
         ),
         "cost": _cost_text(res.get("cost")),

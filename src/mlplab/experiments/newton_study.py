@@ -46,7 +46,7 @@ class NewtonConfig:
 
     Examples:
         >>> NewtonConfig().starts, NewtonConfig.quick().hidden
-        (20, (2,))
+        (20, (1,))
         >>> NewtonConfig(starts=0).check()
         Traceback (most recent call last):
         ...
@@ -79,9 +79,9 @@ class NewtonConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> NewtonConfig:
-        """Settings that run in seconds (the tests'): a 130-parameter net, few steps and starts."""
+        """Settings that run in seconds (the tests'): a 70-parameter net, few steps and starts."""
         small = cls(
-            hidden=(2,), n_train=64, newton_steps=3, first_order_steps=60, spectrum_points=2,
+            hidden=(1,), n_train=32, newton_steps=3, first_order_steps=60, spectrum_points=2,
             lambdas=(0.0, 0.1, 1.0, 10.0), sweep_steps=2, starts=3, start_newton_steps=3,
             start_first_order_steps=30, cost_hidden=(1, 2), cost_n_train=16, cost_repeats=1,
             toy=ToyConfig(steps=3),

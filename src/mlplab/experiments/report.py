@@ -425,7 +425,7 @@ def render(
 def write_report(
     out: str | Path, optimizers_dir: str | Path, init_dir: str | Path, rerun: bool = False,
     optimizers_config: Any = None, init_config: Any = None, sweeps: Sequence[str | Path] = (),
-    normalization_dir: str | Path | None = None,
+    normalization_dir: str | Path | None = None, newton_dir: str | Path | None = None,
 ) -> Path:  # fmt: skip
     """Run or reuse both experiments and write the self-contained HTML page to ``out``, with one
     section per sweep folder in ``sweeps`` (read first, so a bad folder fails before any run).
@@ -458,6 +458,16 @@ def write_report(
             )
         res = json.loads(results.read_text())
         sweep_sections.insert(0, normalization_section(res, Path(normalization_dir)))
+    if newton_dir is not None:  # results of `mlplab experiment newton`, not rerun
+        from .newton_report import newton_section
+
+        results = Path(newton_dir) / "results.json"
+        if not results.is_file():
+            raise FileNotFoundError(
+                f"report: no {results}; run mlplab experiment newton --out {newton_dir} first"
+            )
+        newton_res = json.loads(results.read_text())
+        sweep_sections.insert(0, newton_section(newton_res, Path(newton_dir)))
     opt = load_or_run("optimizers", Path(optimizers_dir), rerun, optimizers_config)
     ini = load_or_run("init", Path(init_dir), rerun, init_config)
     out = Path(out)
