@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 import mlplab
-from mlplab.experiments.newton_cost import (
-    TIMES,
-    cost_finding,
-    fit_exponent,
-    format_cost_table,
-    measure_cost,
-)
+from mlplab.experiments.newton_cost import TIMES, fit_exponent, measure_cost
+from mlplab.experiments.newton_cost_figures import cost_finding, format_cost_table
 from mlplab.experiments.newton_problem import MLPProblem, pooled_mnist
 
 

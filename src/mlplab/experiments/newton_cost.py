@@ -29,7 +29,7 @@ from ..parallel import get_num_threads, set_num_threads
 from ..progress import progress_bar
 from .newton_problem import MLPProblem, parameter_count, pooled_mnist
 
-__all__ = ["fit_exponent", "measure_cost", "format_cost_table", "cost_finding", "TIMES"]
+__all__ = ["fit_exponent", "measure_cost", "CLOCKS", "TIMES"]
 
 #: the timed operations, as (key of a row, label)
 TIMES = (
@@ -42,6 +42,10 @@ TIMES = (
 )
 #: a call longer than this is not repeated (its noise is small against its length)
 _REPEAT_BELOW_S = 1.0
+#: a short call repeats (beyond ``repeats``) until this much time has passed: the minimum of a
+#: millisecond call over 3 tries on a loaded machine is mostly noise, over ~100 it is steady
+_SHORT_CALLS_FOR_S = 0.2
+_MAX_CALLS = 1000
 #: the clocks a measurement may use: wall time, or this process's CPU time (with one thread,
 #: the CPU time does not count the waits for a core that other processes cause)
 CLOCKS: dict[str, Callable[[], float]] = {
@@ -88,12 +92,14 @@ def fit_exponent(n: Sequence[float], cost: Sequence[float]) -> float:
 def _min_time(
     fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
 ) -> tuple[float, Any]:
-    """The least of up to ``repeats`` timings of fn() by ``clock`` (a slow call runs once)."""
-    best, out = np.inf, None
-    for _ in range(repeats):
+    """The least of the timings of fn() by ``clock``: ``repeats`` calls, more while less than
+    0.2 s have passed in all, and one only when a call takes over 1 s."""
+    best, out, spent, calls = np.inf, None, 0.0, 0
+    while calls < repeats or (spent < _SHORT_CALLS_FOR_S and calls < _MAX_CALLS):
         start = clock()
         out = fn()
-        best = min(best, clock() - start)
+        took = clock() - start
+        best, spent, calls = min(best, took), spent + took, calls + 1
         if best > _REPEAT_BELOW_S:
             break
     return best, out
@@ -204,8 +210,8 @@ def measure_cost(
     ``np.linalg.solve(H + λI, ∇f)``, and conjugate gradient on HVPs for the same system
     (``mlplab.optim.newton.conjugate_gradient``, relative residual ``cg_tol``). Times are
     minima over ``repeats`` calls of ``time.<clock>`` (``"perf_counter"``: wall time;
-    ``"process_time"``: this process's CPU time, steadier on a shared machine; a call over 1 s
-    is not repeated), with
+    ``"process_time"``: this process's CPU time, steadier on a shared machine; a short call
+    repeats until 0.2 s have passed, a call over 1 s is not repeated), with
     ``threads`` mlplab and BLAS threads (restored afterwards). Memory: ``hessian_bytes`` is the
     array's nbytes (= n²·8); ``*_peak_bytes`` are tracemalloc peaks of a separate call (NumPy's
     arrays; LAPACK's own workspace is not seen). λ = ``damping``, or when None
@@ -283,7 +289,7 @@ def measure_cost(
         "threads": threads,
         "cg_tol": cg_tol,
         "damping": "max(2*|lambda_min|, 1e-3*lambda_max)" if damping is None else damping,
-        "timer": f"time.{clock}, min over repeats (a call over 1 s runs once)",
+        "timer": f"time.{clock}, min over repeats (short calls: over 0.2 s; a call over 1 s: once)",
         "clock": clock,
         "memory": "hessian_bytes = H.nbytes (= n^2*8); *_peak_bytes = tracemalloc peak",
         "rows": rows,
@@ -294,70 +300,3 @@ def measure_cost(
         },
         "total_s": time.perf_counter() - start,
     }
-
-
-def format_cost_table(result: dict[str, Any]) -> str:
-    """Return the rows of :func:`measure_cost` as a plain-text table with the fitted exponents.
-
-    Examples:
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
-        >>> lines = format_cost_table(r).splitlines()
-        >>> lines[0].split()[:5], len(lines)
-        (['n', 'grad', 'ms', 'HVP', 'ms'], 5)
-    """
-    head = (
-        f"{'n':>8} {'grad ms':>9} {'HVP ms':>9} {'form H s':>10} {'solve s':>8} {'eigh s':>9} "
-        f"{'CG ms':>8} {'CG it':>6} {'H MB':>5} {'H/grad':>8} {'CG/grad':>7}"
-    )
-    lines = [head]
-    for r in result["rows"]:
-        lines.append(
-            f"{r['n']:>8} {r['gradient_s'] * 1e3:>9.2f} {r['hvp_s'] * 1e3:>9.2f} "
-            f"{r['hessian_s']:>10.3f} "
-            + (f"{r['solve_s']:>8.4f} " if r["solve_s"] is not None else f"{'failed':>8} ")
-            + f"{r['eigvalsh_s']:>9.4f} "
-            + (
-                f"{r['cg_s'] * 1e3:>8.1f} {r['cg_iterations']:>6} "
-                if r["cg_s"] is not None
-                else f"{'failed':>8} {'-':>6} "
-            )
-            + f"{r['hessian_bytes'] / 1e6:>5.1f} {r['hessian_over_gradient']:>8.0f} "
-            + (f"{r['cg_over_gradient']:>7.0f}" if r["cg_s"] is not None else f"{'-':>7}")
-        )
-    for name, fit in result["exponents"].items():
-        pairs = ", ".join(
-            f"{label} {fit[key]:.2f}" for key, label in TIMES if fit.get(key) is not None
-        )
-        memory = fit.get("hessian_bytes")
-        mem = f"; H memory {memory:.2f}" if memory is not None else ""
-        lines.append(f"exponent p (cost ~ n^p), {name} n={fit['n']}: {pairs}{mem}")
-    return "\n".join(lines)
-
-
-def cost_finding(result: dict[str, Any]) -> str:
-    """Return one sentence of what :func:`measure_cost` found, for the claims table of a note.
-
-    Examples:
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
-        >>> cost_finding(r).startswith("at n = 130: H takes 0.1 MB (n²·8 bytes, p = 2.00;")
-        True
-    """
-    r, fits = result["rows"][-1], result["exponents"]
-
-    def p(key: str) -> str:
-        both = [fits[name].get(key) for name in ("all", "large")]
-        return " / ".join("n/a" if v is None else f"{v:.2f}" for v in both)
-
-    cg = (
-        f"HVP + CG needs no H: {r['cg_iterations']} iterations, {r['cg_s'] * 1e3:.0f} ms = "
-        f"{r['cg_over_gradient']:.0f} gradients, {r['cg_peak_bytes'] / 1e6:.1f} MB peak"
-        if r["cg_s"] is not None
-        else f"HVP + CG failed ({r['cg_error']})"
-    )
-    return (
-        f"at n = {r['n']}: H takes {r['hessian_bytes'] / 1e6:.1f} MB (n²·8 bytes, p = "
-        f"{fits['all']['hessian_bytes']:.2f}; 8 TB at n = 10⁶); forming it {r['hessian_s']:.2f} s"
-        f" = {r['hessian_over_gradient']:.0f} gradients (p = {p('hessian_s')}, all sizes / "
-        f"largest); solve p = {p('solve_s')}, eigvalsh p = {p('eigvalsh_s')}, gradient p = "
-        f"{p('gradient_s')}; {cg}"
-    )

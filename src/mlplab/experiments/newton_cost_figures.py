@@ -1,4 +1,5 @@
-"""The figure of reason 3: what a Newton step costs against a gradient as n grows (log-log)."""
+"""The views of reason 3 (what a Newton step costs against a gradient as n grows): the table,
+the sentence for the note, and the log-log figure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from .newton_cost import TIMES
 from .plots import _pyplot, _save
 
-__all__ = ["plot_cost"]
+__all__ = ["plot_cost", "format_cost_table", "cost_finding"]
 
 #: memory curves: (key of a row, label, line style)
 _MEMORY = (
@@ -84,3 +85,72 @@ def plot_cost(result: dict[str, Any], path: Path) -> Path:
         f"(49→h→10, batch {result.get('n_train', '?')})"
     )
     return _save(fig, Path(path))
+
+
+def format_cost_table(result: dict[str, Any]) -> str:
+    """Return the rows of :func:`measure_cost` as a plain-text table with the fitted exponents.
+
+    Examples:
+        >>> from mlplab.experiments.newton_cost import measure_cost
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> lines = format_cost_table(r).splitlines()
+        >>> lines[0].split()[:5], len(lines)
+        (['n', 'grad', 'ms', 'HVP', 'ms'], 5)
+    """
+    head = (
+        f"{'n':>8} {'grad ms':>9} {'HVP ms':>9} {'form H s':>10} {'solve s':>8} {'eigh s':>9} "
+        f"{'CG ms':>8} {'CG it':>6} {'H MB':>5} {'H/grad':>8} {'CG/grad':>7}"
+    )
+    lines = [head]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['n']:>8} {r['gradient_s'] * 1e3:>9.2f} {r['hvp_s'] * 1e3:>9.2f} "
+            f"{r['hessian_s']:>10.3f} "
+            + (f"{r['solve_s']:>8.4f} " if r["solve_s"] is not None else f"{'failed':>8} ")
+            + f"{r['eigvalsh_s']:>9.4f} "
+            + (
+                f"{r['cg_s'] * 1e3:>8.1f} {r['cg_iterations']:>6} "
+                if r["cg_s"] is not None
+                else f"{'failed':>8} {'-':>6} "
+            )
+            + f"{r['hessian_bytes'] / 1e6:>5.1f} {r['hessian_over_gradient']:>8.0f} "
+            + (f"{r['cg_over_gradient']:>7.0f}" if r["cg_s"] is not None else f"{'-':>7}")
+        )
+    for name, fit in result["exponents"].items():
+        pairs = ", ".join(
+            f"{label} {fit[key]:.2f}" for key, label in TIMES if fit.get(key) is not None
+        )
+        memory = fit.get("hessian_bytes")
+        mem = f"; H memory {memory:.2f}" if memory is not None else ""
+        lines.append(f"exponent p (cost ~ n^p), {name} n={fit['n']}: {pairs}{mem}")
+    return "\n".join(lines)
+
+
+def cost_finding(result: dict[str, Any]) -> str:
+    """Return one sentence of what :func:`measure_cost` found, for the claims table of a note.
+
+    Examples:
+        >>> from mlplab.experiments.newton_cost import measure_cost
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> cost_finding(r).startswith("at n = 130: H takes 0.1 MB (n²·8 bytes, p = 2.00;")
+        True
+    """
+    r, fits = result["rows"][-1], result["exponents"]
+
+    def p(key: str) -> str:
+        both = [fits[name].get(key) for name in ("all", "large")]
+        return " / ".join("n/a" if v is None else f"{v:.2f}" for v in both)
+
+    cg = (
+        f"HVP + CG needs no H: {r['cg_iterations']} iterations, {r['cg_s'] * 1e3:.0f} ms = "
+        f"{r['cg_over_gradient']:.0f} gradients, {r['cg_peak_bytes'] / 1e6:.1f} MB peak"
+        if r["cg_s"] is not None
+        else f"HVP + CG failed ({r['cg_error']})"
+    )
+    return (
+        f"at n = {r['n']}: H takes {r['hessian_bytes'] / 1e6:.1f} MB (n²·8 bytes, p = "
+        f"{fits['all']['hessian_bytes']:.2f}; 8 TB at n = 10⁶); forming it {r['hessian_s']:.2f} s"
+        f" = {r['hessian_over_gradient']:.0f} gradients (p = {p('hessian_s')}, all sizes / "
+        f"largest); solve p = {p('solve_s')}, eigvalsh p = {p('eigvalsh_s')}, gradient p = "
+        f"{p('gradient_s')}; {cg}"
+    )
