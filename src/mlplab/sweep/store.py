@@ -130,7 +130,19 @@ class Store:
         return changed
 
     def stored_spec(self) -> dict[str, Any] | None:
-        """The spec JSON saved by :meth:`save_spec`, or None for a new sweep."""
+        """The spec JSON saved by :meth:`save_spec`, or None for a new sweep.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> s.stored_spec() is None
+            True
+            >>> s.save_spec(spec_from_options(["lr=0.1,0.01"], ["epochs=1"]))
+            >>> s.stored_spec()["fixed"], s.stored_spec()["swept"]
+            ({'epochs': 1}, ['lr'])
+            >>> s.close()
+        """
         row = self._db.execute("SELECT json FROM spec WHERE id = 1").fetchone()
         return None if row is None else json.loads(row[0])
 
@@ -139,6 +151,18 @@ class Store:
 
         Raises:
             SpecError: naming the first differing fixed option and both values.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> s.save_spec(spec_from_options(["lr=0.1"], ["epochs=1"]))
+            >>> s.check_spec(spec_from_options(["lr=0.1,0.01"], ["epochs=1"]))  # a grid may grow
+            >>> s.check_spec(spec_from_options(["lr=0.1"], ["epochs=2"]))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            mlplab.sweep.options.SpecError: fixed option epochs: this spec has 2, ... has 1; ...
+            >>> s.close()
         """
         stored = self.stored_spec()
         if stored is None:
@@ -153,13 +177,37 @@ class Store:
                 )
 
     def save_spec(self, spec: Spec) -> None:
-        """Store the spec (after :meth:`check_spec`; a grid that grew replaces the old one)."""
+        """Store the spec (after :meth:`check_spec`; a grid that grew replaces the old one).
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> s.save_spec(spec_from_options(["lr=0.1"], []))
+            >>> s.save_spec(spec_from_options(["lr=0.1,0.01"], []))
+            >>> s.stored_spec()["grid"]
+            [{'lr': [0.1, 0.01]}]
+            >>> s.close()
+        """
         self._write(
             "INSERT OR REPLACE INTO spec (id, json) VALUES (1, ?)", (_dumps(spec.to_json()),)
         )
 
     def add_trials(self, trials: list[Trial]) -> int:
-        """Insert the trials whose keys are new, as pending; return how many were new."""
+        """Insert the trials whose keys are new, as pending; return how many were new.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            1
+            >>> s.add_trials(spec_from_options(["lr=0.1,0.01"], []).trials())  # lr=0.1 is there
+            1
+            >>> [t.config["flags"]["lr"] for t in s.trials()], s.counts()["pending"]
+            ([0.1, 0.01], 2)
+            >>> s.close()
+        """
         start = self._db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM trials").fetchone()[0]
         rows = [(t.key, start + i, _dumps(t.config)) for i, t in enumerate(trials)]
         return self._write(
@@ -167,11 +215,35 @@ class Store:
         )
 
     def requeue_running(self) -> int:
-        """Send the trials left ``running`` (by a coordinator that died) back to pending."""
+        """Send the trials left ``running`` (by a coordinator that died) back to pending.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1,0.01"], []).trials())
+            >>> s.mark_running(s.trials()[0].key)
+            >>> s.requeue_running(), s.counts()["pending"]
+            (1, 2)
+            >>> s.close()
+        """
         return self._write("UPDATE trials SET status = 'pending' WHERE status = 'running'")
 
     def mark_running(self, key: str, host: str | None = None) -> None:
-        """Mark a trial as running (submitted to a worker) and count the attempt."""
+        """Mark a trial as running (submitted to a worker) and count the attempt.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            >>> key = s.trials()[0].key
+            >>> s.mark_running(key, host="node1:4242"); s.mark_running(key, host="node1:4242")
+            >>> row = s.trials()[0]
+            >>> row.status, row.host, row.attempts
+            ('running', 'node1:4242', 2)
+            >>> s.close()
+        """
         self._write(
             "UPDATE trials SET status = 'running', host = ?, attempts = attempts + 1, "
             "started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?",
@@ -179,11 +251,40 @@ class Store:
         )
 
     def mark_pending(self, key: str) -> None:
-        """Put a trial back in the queue (its worker died; it runs again)."""
+        """Put a trial back in the queue (its worker died; it runs again).
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            >>> key = s.trials()[0].key
+            >>> s.mark_running(key); s.mark_pending(key)
+            >>> s.trials()[0].status, s.trials()[0].attempts  # the attempt still counts
+            ('pending', 1)
+            >>> s.close()
+        """
         self._write("UPDATE trials SET status = 'pending' WHERE key = ?", (key,))
 
     def record(self, key: str, result: TrialResult) -> None:
-        """Record a trial's result and its epoch rows in one transaction."""
+        """Record a trial's result and its epoch rows in one transaction.
+
+        NaN and infinite metrics are stored as None (JSON and SQLite have no NaN).
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> from mlplab.sweep.trial import TrialResult
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            >>> key = s.trials()[0].key
+            >>> metrics = {"diverged_step": 7, "train_loss": float("nan")}
+            >>> s.record(key, TrialResult("diverged", metrics, [{"epoch": 1, "train_loss": 2.3}]))
+            >>> row = s.trials()[0]
+            >>> row.status, row.metrics
+            ('diverged', {'diverged_step': 7, 'train_loss': None})
+            >>> s.close()
+        """
         metrics = {k: _number(v) for k, v in result.metrics.items()}
         epochs = [(key, *(_number(row.get(k)) for k in EPOCH_KEYS)) for row in result.epochs]
         db = self._db
@@ -204,7 +305,25 @@ class Store:
         db.execute("COMMIT")
 
     def trials(self, status: str | None = None) -> list[TrialRow]:
-        """The trial rows in the order they were added, all or those with ``status``."""
+        """The trial rows in the order they were added, all or those with ``status``.
+
+        Raises:
+            ValueError: for a status that is not one of :data:`STATUSES`.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1,0.01"], []).trials())
+            >>> s.mark_running(s.trials()[1].key)
+            >>> [t.config["flags"] for t in s.trials("running")]
+            [{'lr': 0.01}]
+            >>> s.trials("done")
+            Traceback (most recent call last):
+            ...
+            ValueError: status 'done': expected one of pending, running, finished, diverged, failed
+            >>> s.close()
+        """
         if status is not None and status not in STATUSES:
             raise ValueError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
         sql = ("SELECT key, config, status, metrics, error, wall_seconds, train_seconds, host, "
@@ -219,19 +338,55 @@ class Store:
         ]
 
     def epochs(self, key: str) -> list[dict[str, Any]]:
-        """A trial's per-epoch rows (``epoch``, train/val loss and accuracy, ``lr``)."""
+        """A trial's per-epoch rows (``epoch``, train/val loss and accuracy, ``lr``).
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> from mlplab.sweep.trial import TrialResult
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            >>> key = s.trials()[0].key
+            >>> s.epochs(key)  # nothing recorded yet
+            []
+            >>> s.record(key, TrialResult("finished", {}, [{"epoch": 1, "val_accuracy": 0.9}]))
+            >>> s.epochs(key)[0]["val_accuracy"], s.epochs(key)[0]["train_loss"]
+            (0.9, None)
+            >>> s.close()
+        """
         rows = self._db.execute(
             f"SELECT {', '.join(EPOCH_KEYS)} FROM epochs WHERE key = ? ORDER BY epoch", (key,)
         ).fetchall()
         return [dict(zip(EPOCH_KEYS, r, strict=True)) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        """How many trials have each status (every status present, zeros included)."""
+        """How many trials have each status (every status present, zeros included).
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1,0.01,0.001"], []).trials())
+            >>> s.mark_running(s.trials()[0].key)
+            >>> s.counts()
+            {'pending': 2, 'running': 1, 'finished': 0, 'diverged': 0, 'failed': 0}
+            >>> s.close()
+        """
         counts = dict.fromkeys(STATUSES, 0)
         for status, n in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
             counts[status] = n
         return counts
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> s.close()
+            >>> s.counts()
+            Traceback (most recent call last):
+            ...
+            sqlite3.ProgrammingError: Cannot operate on a closed database.
+        """
         self._db.close()
