@@ -87,7 +87,13 @@ class Trial:
     config: dict[str, Any]
 
     def label(self, keys: list[str]) -> str:
-        """The trial's values of ``keys`` as ``k=v`` words (unset keys left out)."""
+        """The trial's values of ``keys`` as ``k=v`` words (unset keys left out).
+
+        Examples:
+            >>> t = Spec({"epochs": 1}, [{"lr": [0.1]}]).trials()[0]
+            >>> t.label(["lr", "epochs", "momentum"])
+            'lr=0.1 epochs=1'
+        """
         flags = self.config["flags"]
         return " ".join(f"{k}={_text(flags[k])}" for k in keys if k in flags)
 
@@ -214,21 +220,46 @@ class Spec:
         return list(trials.values())
 
     def trials(self) -> list[Trial]:
-        """The trials, in the spec's order, each key once."""
+        """The trials, in the spec's order, each key once.
+
+        Examples:
+            >>> s = Spec(None, [{"lr": [0.1, 0.01]}, {"lr": [0.1]}])
+            >>> [t.label(["lr"]) for t in s.trials()]  # the second grid's lr=0.1 is a duplicate
+            ['lr=0.1', 'lr=0.01']
+        """
         return list(self._trials)
 
     def swept_keys(self) -> list[str]:
-        """The options given in ``[grid]``/``[[grid]]``/``[random]``, in order of appearance."""
+        """The options given in ``[grid]``/``[[grid]]``/``[random]``, in order of appearance.
+
+        Examples:
+            >>> s = Spec({"optimizer": "sgd"}, [{"lr": [0.1]}, {"lr": [0.01], "momentum": [0.9]}],
+            ...          {"samples": 2, "weight_decay": {"loguniform": [1e-6, 1e-2]}})
+            >>> s.swept_keys()
+            ['lr', 'momentum', 'weight_decay']
+        """
         keys = [k for g in self.grids for k in g]
         keys += [k for k in self.random or {} if k not in ("samples", "seed")]
         return list(dict.fromkeys(keys))
 
     def log_keys(self) -> set[str]:
-        """The options given as ``log`` ranges or ``loguniform`` draws (plotted on log axes)."""
+        """The options given as ``log`` ranges or ``loguniform`` draws (plotted on log axes).
+
+        Examples:
+            >>> s = Spec(None, [{"lr": {"log": [1e-3, 0.1], "num": 3}, "seed": [0, 1]}])
+            >>> s.log_keys(), [t.label(["lr"]) for t in s.trials()][::2]
+            ({'lr'}, ['lr=0.001', 'lr=0.01', 'lr=0.1'])
+        """
         return set(self._log)
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical spec, as stored in the sweep's database."""
+        """The canonical spec, as stored in the sweep's database.
+
+        Examples:
+            >>> Spec({"epochs": 1, "depth": 3}, [{"lr": [0.1]}]).to_json()
+            {'fixed': {'depth': 3, 'epochs': 1}, 'grid': [{'lr': [0.1]}], 'random': None, \
+'swept': ['lr'], 'log': [], 'description': None}
+        """
         return {
             "fixed": dict(sorted(self.fixed.items())),
             "grid": self.grids,
