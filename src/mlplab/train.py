@@ -71,7 +71,15 @@ class History:
     max_steps: int = 2000
 
     def record_step(self, step: int, loss: float) -> None:
-        """Record the loss of global step ``step`` (0-based) if it falls on the stride."""
+        """Record the loss of global step ``step`` (0-based) if it falls on the stride.
+
+        Examples:
+            >>> h = History(stride=2)
+            >>> for step in range(5):
+            ...     h.record_step(step, 1.0 / (step + 1))
+            >>> h.steps  # steps 0, 2 and 4
+            [[0, 1.0], [2, 0.3333333333333333], [4, 0.2]]
+        """
         if step % self.stride:
             return
         self.steps.append([step, loss])
@@ -80,7 +88,15 @@ class History:
             self.stride *= 2
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the history as plain JSON-able values."""
+        """Return the history as plain JSON-able values.
+
+        Examples:
+            >>> import json
+            >>> h = History()
+            >>> h.record_step(0, 2.3)
+            >>> json.dumps(h.to_dict())
+            '{"epochs": [], "steps": [[0, 2.3]], "stride": 1, "max_steps": 2000}'
+        """
         return {
             "epochs": self.epochs,
             "steps": self.steps,
@@ -144,11 +160,100 @@ class Callback:
         1
     """
 
-    def on_train_begin(self, state: TrainState) -> None: ...
-    def on_epoch_begin(self, state: TrainState) -> None: ...
-    def on_step_end(self, state: TrainState) -> None: ...
-    def on_epoch_end(self, state: TrainState) -> None: ...
-    def on_train_end(self, state: TrainState) -> None: ...
+    def on_train_begin(self, state: TrainState) -> None:
+        """Called once before the first epoch (after a resume restored the epoch and step).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.data import ArrayDataset, DataLoader
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> data = ArrayDataset(np.ones((8, 3), np.float32), np.zeros(8, np.int64))
+            >>> model, loader = Linear(3, 2, rng=0), DataLoader(data, batch_size=4)  # 2 steps/epoch
+            >>> class C(Callback):
+            ...     def on_train_begin(self, state):
+            ...         print("from epoch", state.epoch, "of", state.epochs)
+            >>> _ = fit(model, SGD(model.parameters(), lr=0.1), loader, epochs=2, callbacks=[C()])
+            from epoch 0 of 2
+        """
+
+    def on_epoch_begin(self, state: TrainState) -> None:
+        """Called at the start of every epoch; ``state.epoch`` is its number (from 1).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.data import ArrayDataset, DataLoader
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> data = ArrayDataset(np.ones((8, 3), np.float32), np.zeros(8, np.int64))
+            >>> model, loader = Linear(3, 2, rng=0), DataLoader(data, batch_size=4)  # 2 steps/epoch
+            >>> class C(Callback):
+            ...     def on_epoch_begin(self, state):
+            ...         print("epoch", state.epoch, "starts after step", state.step)
+            >>> _ = fit(model, SGD(model.parameters(), lr=0.1), loader, epochs=2, callbacks=[C()])
+            epoch 1 starts after step 0
+            epoch 2 starts after step 2
+        """
+
+    def on_step_end(self, state: TrainState) -> None:
+        """Called after every optimizer step, with ``state.logs = {"loss": ...}``.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.data import ArrayDataset, DataLoader
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> data = ArrayDataset(np.ones((8, 3), np.float32), np.zeros(8, np.int64))
+            >>> model, loader = Linear(3, 2, rng=0), DataLoader(data, batch_size=4)  # 2 steps/epoch
+            >>> class LossLog(Callback):
+            ...     def __init__(self):
+            ...         self.losses = []
+            ...     def on_step_end(self, state):
+            ...         self.losses.append((state.step, state.logs["loss"]))
+            >>> log = LossLog()
+            >>> _ = fit(model, SGD(model.parameters(), lr=0.1), loader, epochs=2, callbacks=[log])
+            >>> [step for step, _ in log.losses]
+            [1, 2, 3, 4]
+            >>> all(a > b for (_, a), (_, b) in zip(log.losses, log.losses[1:]))  # one class: easy
+            True
+        """
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Called after the epoch's validation and checkpoint, its row in ``state.logs``.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.data import ArrayDataset, DataLoader
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> data = ArrayDataset(np.ones((8, 3), np.float32), np.zeros(8, np.int64))
+            >>> model, loader = Linear(3, 2, rng=0), DataLoader(data, batch_size=4)  # 2 steps/epoch
+            >>> class C(Callback):
+            ...     def on_epoch_end(self, state):
+            ...         print(state.epoch, sorted(state.logs))
+            >>> _ = fit(model, SGD(model.parameters(), lr=0.1), loader, epochs=2, callbacks=[C()])
+            1 ['epoch', 'lr', 'seconds', 'steps', 'train_accuracy', 'train_loss']
+            2 ['epoch', 'lr', 'seconds', 'steps', 'train_accuracy', 'train_loss']
+        """
+
+    def on_train_end(self, state: TrainState) -> None:
+        """Called once after the last epoch, also when a callback set ``state.stop``.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.data import ArrayDataset, DataLoader
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> data = ArrayDataset(np.ones((8, 3), np.float32), np.zeros(8, np.int64))
+            >>> model, loader = Linear(3, 2, rng=0), DataLoader(data, batch_size=4)  # 2 steps/epoch
+            >>> class C(Callback):
+            ...     def on_epoch_end(self, state):
+            ...         state.stop = True
+            ...     def on_train_end(self, state):
+            ...         print(len(state.history.epochs), "of", state.epochs, "epochs run")
+            >>> _ = fit(model, SGD(model.parameters(), lr=0.1), loader, epochs=2, callbacks=[C()])
+            1 of 2 epochs run
+        """
 
 
 def _correct(logits: Tensor, labels: Tensor) -> int:
