@@ -185,7 +185,16 @@ class WeightTracker:
         self.initial = [layer.weight.data.copy() for layer in self.layers]
 
     def relative_change(self) -> list[float]:
-        """Return ‖Wᵢ − Wᵢ,₀‖ / ‖Wᵢ,₀‖ for every layer, first to last."""
+        """Return ‖Wᵢ − Wᵢ,₀‖ / ‖Wᵢ,₀‖ for every layer, first to last.
+
+        Examples:
+            >>> from mlplab.nn import MLP
+            >>> model = MLP(2, 2, width=3, depth=3, init="zeros")
+            >>> tracker = WeightTracker(model)
+            >>> model.layers[0].weight.data += 0.1  # W₀ = 0: any move is infinitely far
+            >>> tracker.relative_change()
+            [inf, 0.0, 0.0]
+        """
         out = []
         for layer, w0 in zip(self.layers, self.initial, strict=True):
             moved, start = _norm(layer.weight.data - w0), _norm(w0)
@@ -230,15 +239,53 @@ class DiagnosticsRecorder(Callback):
         self.activation_norms: list[list[Any]] = []
 
     def on_train_begin(self, state: TrainState) -> None:
+        """Remember W₀ of every layer; with a probe batch, record the norms at epoch 0.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.nn import MLP
+            >>> from mlplab.train import History, TrainState
+            >>> rec = DiagnosticsRecorder(probe_x=np.ones((2, 4), np.float32))
+            >>> rec.on_train_begin(TrainState(MLP(4, 2, width=3, depth=3, rng=0), None, History()))
+            >>> rec.activation_norms[0][0], len(rec.activation_norms[0][1])  # epoch 0, 3 layers
+            (0, 3)
+        """
         self.tracker = WeightTracker(state.model)
         if self.probe_x is not None:
             self.activation_norms.append([0, activation_norms(state.model, self.probe_x)])
 
     def on_step_end(self, state: TrainState) -> None:
+        """Record ``[step, ‖∇Wᵢ‖ per layer]`` at steps 1, 1 + every, 1 + 2·every, …
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab.nn import MLP
+            >>> from mlplab.train import History, TrainState
+            >>> model = MLP(4, 2, width=3, depth=3, rng=0)
+            >>> model(np.ones((2, 4), np.float32)).sum().backward()
+            >>> rec, state = DiagnosticsRecorder(every=2), TrainState(model, None, History())
+            >>> for state.step in range(1, 6):
+            ...     rec.on_step_end(state)
+            >>> [step for step, norms in rec.gradient_norms], len(rec.gradient_norms[0][1])
+            ([1, 3, 5], 3)
+        """
         if (state.step - 1) % self.every == 0:
             self.gradient_norms.append([state.step, gradient_norms(state.model)])
 
     def on_epoch_end(self, state: TrainState) -> None:
+        """Record ``[epoch, ‖Wᵢ − Wᵢ,₀‖/‖Wᵢ,₀‖ per layer]`` (and the activation norms).
+
+        Examples:
+            >>> from mlplab.nn import MLP
+            >>> from mlplab.train import History, TrainState
+            >>> model = MLP(4, 2, width=3, depth=3, rng=0)
+            >>> rec, state = DiagnosticsRecorder(), TrainState(model, None, History(), epoch=1)
+            >>> rec.on_train_begin(state)
+            >>> model.layers[-1].weight.data *= 1.25
+            >>> rec.on_epoch_end(state)
+            >>> [round(r, 6) for r in rec.weight_change[0][1]]
+            [0.0, 0.0, 0.25]
+        """
         assert self.tracker is not None, "on_train_begin runs first"
         self.weight_change.append([state.epoch, self.tracker.relative_change()])
         if self.probe_x is not None:
