@@ -179,19 +179,21 @@ class MLP(Module):
             x (m, in_features) → (m, out_features).
         """
         z = x
-        last = len(self.layers) - 1
-        fuse = self.norm is None and _bare(self.activation, ReLU)
-        for i, layer in enumerate(self.layers):
+        modules = self._modules  # the registry, not __getattr__: read once per layer otherwise
+        layers, activation = modules["layers"], modules["activation"]
+        last = len(layers) - 1  # type: ignore[arg-type]
+        fuse = self.norm is None and _bare(activation, ReLU)  # type: ignore[arg-type]
+        for i, layer in enumerate(layers):  # type: ignore[arg-type, var-annotated]
             if i == last:
-                return self.output_activation(layer(z))  # type: ignore[no-any-return]
+                return modules["output_activation"](layer(z))  # type: ignore[misc, no-any-return]
             if fuse and _bare(layer, Linear):
                 # Linear + ReLU as one node, bit-identical to the two (no hooks to see between)
-                h = layer.forward_relu(z)  # type: ignore[attr-defined]
+                h = layer.forward_relu(z)
             else:
                 h = layer(z)
                 if self.norm is not None:
                     h = self.norms[i](h)
-                h = self.activation(h)
+                h = activation(h)  # type: ignore[misc]
             if self.dropout is not None:
                 h = self.dropout(h)
             z = add(h, z) if self._residual[i] else h

@@ -178,6 +178,15 @@ class SoftmaxCrossEntropy(Op):
         else:
             p_minus_onehot = self.exp_shifted / self.row_sums
             p_minus_onehot[rows, self.labels] -= 1
+            gd = g.data
+            if gd.shape == () and gd.dtype == p_minus_onehot.dtype:
+                # multiply(residual, multiply(g, scale))'s two products, on the arrays: the
+                # second one in place into the fresh residual (element-wise, the same bits)
+                gs = np.asarray(_MUL.forward(gd, np.asarray(self.scale, dtype=gd.dtype)))
+                if parallel.worth_cutting(p_minus_onehot.size):
+                    return (Tensor._make(_MUL.forward(p_minus_onehot, gs)),)
+                np.multiply(p_minus_onehot, gs, out=p_minus_onehot)
+                return (Tensor._make(p_minus_onehot),)
             residual = Tensor._make(p_minus_onehot)
         return (multiply(residual, multiply(g, self.scale)),)
 
