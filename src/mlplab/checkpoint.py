@@ -207,7 +207,27 @@ class Checkpoint:
 
     def load_model(self, model: Any) -> None:
         """Copy the weights and buffers into ``model`` and restore the state of its modules'
-        own generators (Dropout masks); CheckpointError if the architecture differs."""
+        own generators (Dropout masks).
+
+        Raises:
+            CheckpointError: if the architecture differs (the message names the mismatch).
+
+        Examples:
+            >>> import tempfile, numpy as np
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD
+            >>> saved = Linear(2, 1, rng=0)
+            >>> path = checkpoint_path(tempfile.mkdtemp())
+            >>> save_checkpoint(path, model=saved, optimizer=SGD(saved.parameters(), lr=0.1))
+            >>> model = Linear(2, 1, rng=1)
+            >>> load_checkpoint(path).load_model(model)
+            >>> bool(np.array_equal(model.weight.data, saved.weight.data))
+            True
+            >>> load_checkpoint(path).load_model(Linear(3, 1))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            mlplab.checkpoint.CheckpointError: checkpoint ... does not fit the model: ...
+        """
         try:
             model.load_state_dict(self.model_state)
         except (RuntimeError, ValueError, TypeError) as err:
@@ -230,7 +250,31 @@ class Checkpoint:
                 ) from None
 
     def restore(self, model: Any, optimizer: Any, loader: Any = None, scheduler: Any = None):
-        """Restore weights, optimizer, loader and scheduler state (in that order)."""
+        """Restore weights, optimizer, loader and scheduler state (in that order).
+
+        Raises:
+            CheckpointError: if a part does not fit (another optimizer class, a state missing).
+
+        Examples:
+            >>> import tempfile, numpy as np
+            >>> from mlplab.nn import Linear
+            >>> from mlplab.optim import SGD, Adam
+            >>> model = Linear(2, 1, rng=0)
+            >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+            >>> model(np.ones((4, 2), np.float32)).sum().backward(); opt.step()
+            >>> path = checkpoint_path(tempfile.mkdtemp())
+            >>> save_checkpoint(path, model=model, optimizer=opt, epoch=1, step=1)
+            >>> again = Linear(2, 1, rng=1)
+            >>> again_opt = SGD(again.parameters(), lr=0.1, momentum=0.9)
+            >>> load_checkpoint(path).restore(again, again_opt)
+            >>> bool(np.array_equal(again_opt.state_dict()["state"][0]["momentum_buffer"],
+            ...                     opt.state_dict()["state"][0]["momentum_buffer"]))
+            True
+            >>> load_checkpoint(path).restore(again, Adam(again.parameters()))
+            Traceback (most recent call last):
+            ...
+            mlplab.checkpoint.CheckpointError: checkpoint ... holds SGD state, the run uses Adam
+        """
         self.load_model(model)
         saved_class = self.optimizer_state.get("class")
         if saved_class is not None and saved_class != type(optimizer).__name__:

@@ -229,6 +229,20 @@ class DataLoader:
 
         Raises:
             ValueError: if ``state`` lacks a key or names another bit generator.
+
+        Examples:
+            >>> import numpy as np
+            >>> ds = ArrayDataset(np.arange(4.0), np.arange(4))
+            >>> a = DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+            >>> state = a.state_dict()
+            >>> first = [y.numpy().tolist() for _, y in a]
+            >>> a.load_state_dict(state)  # back to before that epoch: the same order again
+            >>> [y.numpy().tolist() for _, y in a] == first
+            True
+            >>> a.load_state_dict({"epoch": 0})
+            Traceback (most recent call last):
+            ...
+            ValueError: DataLoader.load_state_dict: missing keys ['bit_generator']
         """
         missing = {"epoch", "bit_generator"} - set(state)
         if missing:
