@@ -95,14 +95,39 @@ class LRScheduler:
         self._is_initial = False
 
     def get_lr(self) -> list[float]:
-        """Return the learning rates for the current ``last_epoch`` (subclasses)."""
+        """Return the learning rates for the current ``last_epoch`` (subclasses).
+
+        :meth:`step` calls it after advancing ``last_epoch`` and writes the values into the
+        param groups; the base class has no schedule of its own.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> LRScheduler(opt)
+            Traceback (most recent call last):
+            ...
+            NotImplementedError
+        """
         raise NotImplementedError
 
     def _current(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self) -> None:
-        """Advance one epoch and write the new learning rates into the param groups."""
+        """Advance one epoch and write the new learning rates into the param groups.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = StepLR(opt, step_size=1, gamma=0.1)
+            >>> sched.step()
+            >>> sched.last_epoch, opt.param_groups[0]["lr"]
+            (1, 0.1)
+        """
         self._step_count += 1
         self.last_epoch += 1
         values = self.get_lr()
@@ -111,11 +136,37 @@ class LRScheduler:
         self._last_lr = self._current()
 
     def get_last_lr(self) -> list[float]:
-        """Return the learning rates the last :meth:`step` set, one per param group."""
+        """Return the learning rates the last :meth:`step` set, one per param group.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([{"params": [Tensor(np.zeros(1))], "lr": 1.0},
+            ...            {"params": [Tensor(np.zeros(1))], "lr": 0.1}], lr=1.0)
+            >>> sched = ExponentialLR(opt, gamma=0.5)
+            >>> sched.step(); sched.get_last_lr()
+            [0.5, 0.05]
+        """
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Return the scheduler's plain-valued state (no optimizer, no functions)."""
+        """Return the scheduler's plain-valued state (no optimizer, no functions).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> import json
+            >>> sched = StepLR(opt, step_size=2, gamma=0.5)
+            >>> sched.step()
+            >>> state = sched.state_dict()
+            >>> state["last_epoch"], state["base_lrs"], "optimizer" in state
+            (1, [1.0], False)
+            >>> json.loads(json.dumps(state)) == state  # plain values only
+            True
+        """
         return {
             k: (list(v) if isinstance(v, list) else v)
             for k, v in self.__dict__.items()
@@ -123,7 +174,25 @@ class LRScheduler:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a :meth:`state_dict`."""
+        """Load a :meth:`state_dict` (after the optimizer's own state, as in PyTorch).
+
+        Examples:
+            Resume a schedule in a fresh optimizer and scheduler:
+
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = StepLR(opt, step_size=2, gamma=0.5)
+            >>> sched.step(); sched.step(); sched.step()
+            >>> opt2 = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> opt2.load_state_dict(opt.state_dict())
+            >>> resumed = StepLR(opt2, step_size=2, gamma=0.5)
+            >>> resumed.load_state_dict(sched.state_dict())
+            >>> resumed.step(); sched.step()
+            >>> resumed.get_last_lr() == sched.get_last_lr() == [0.25]
+            True
+        """
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
 
 
@@ -147,6 +216,20 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The current lr, times γ at every multiple of ``step_size`` (PyTorch's chainable form).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = StepLR(opt, step_size=3, gamma=0.1)
+            >>> lrs = []
+            >>> for _ in range(7):
+            ...     lrs.append(round(sched.get_last_lr()[0], 12)); sched.step()
+            >>> lrs
+            [1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01]
+        """
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
@@ -169,6 +252,18 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The current lr times γ (chainable: an lr set by hand decays from there on).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = ExponentialLR(opt, gamma=0.5)
+            >>> opt.param_groups[0]["lr"] = 10.0  # changed by hand between two steps
+            >>> sched.step(); sched.get_last_lr()
+            [5.0]
+        """
         if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
@@ -198,6 +293,22 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The cosine value of the next epoch, by PyTorch's recursion (equal to the closed form).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> import math
+            >>> sched = CosineAnnealingLR(opt, T_max=4, eta_min=0.1)
+            >>> lrs = [sched.get_last_lr()[0]]
+            >>> for _ in range(4):
+            ...     sched.step(); lrs.append(sched.get_last_lr()[0])
+            >>> closed = [0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]
+            >>> max(abs(a - b) for a, b in zip(lrs, closed)) < 1e-12, round(lrs[-1], 12)
+            (True, 0.1)
+        """
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._current()
@@ -255,6 +366,20 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The current lr times the ratio of this epoch's factor to the last one's.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = LinearLR(opt, start_factor=0.25, total_iters=3)
+            >>> lrs = [sched.get_last_lr()[0]]
+            >>> for _ in range(4):
+            ...     sched.step(); lrs.append(round(sched.get_last_lr()[0], 12))
+            >>> lrs  # lr₀ · (¼ + ¾ · min(e, 3)/3)
+            [0.25, 0.5, 0.75, 1.0, 1.0]
+        """
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -296,6 +421,18 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """lr₀ · λ(epoch) for each param group, with that group's function.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> groups = [{"params": [Tensor(np.zeros(1))]} for _ in range(2)]
+            >>> opt = SGD(groups, lr=1.0)
+            >>> sched = LambdaLR(opt, [lambda e: 0.5**e, lambda e: 1.0 / (1 + e)])
+            >>> sched.step(); sched.step(); sched.get_last_lr()
+            [0.25, 0.3333333333333333]
+        """
         return [
             base * fn(self.last_epoch)
             for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
