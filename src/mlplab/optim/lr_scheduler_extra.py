@@ -49,13 +49,34 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The current lr times γ^(times this epoch is a milestone) (chainable).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = MultiStepLR(opt, milestones=[2, 2], gamma=0.5)  # listed twice: γ²
+            >>> sched.step(); sched.step(); sched.get_last_lr()
+            [0.25]
+        """
         hits = self.milestones.count(self.last_epoch)
         if not hits:
             return self._current()
         return [lr * self.gamma**hits for lr in self._current()]
 
     def lr_at(self, epoch: int) -> list[float]:
-        """The closed form lr₀·γ^(number of milestones ≤ epoch)."""
+        """The closed form lr₀·γ^(number of milestones ≤ epoch).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = MultiStepLR(opt, milestones=[1, 3], gamma=0.1)
+            >>> [round(sched.lr_at(e)[0], 12) for e in range(5)]
+            [1.0, 0.1, 0.1, 0.01, 0.01]
+        """
         k = bisect_right(self.milestones, epoch)
         return [base * self.gamma**k for base in self.base_lrs]
 
@@ -135,7 +156,27 @@ class ReduceLROnPlateau(LRScheduler):
         return a > best + self.threshold
 
     def step(self, metrics: Any = None) -> None:  # type: ignore[override]
-        """Record one epoch's metric; cut the lr after ``patience`` epochs without progress."""
+        """Record one epoch's metric; cut the lr after ``patience`` epochs without progress.
+
+        Raises:
+            TypeError: when called without the metric.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> sched = ReduceLROnPlateau(opt, mode="max", patience=0, factor=0.5, cooldown=1)
+            >>> lrs = []
+            >>> for accuracy in [0.5, 0.6, 0.6, 0.6, 0.6]:
+            ...     sched.step(accuracy); lrs.append(sched.get_last_lr()[0])
+            >>> lrs  # no progress at epoch 3: cut; epoch 4 is the cooldown; epoch 5: cut
+            [1.0, 1.0, 0.5, 0.5, 0.25]
+            >>> sched.step()
+            Traceback (most recent call last):
+            ...
+            TypeError: ReduceLROnPlateau.step: pass the metric, e.g. step(val_loss)
+        """
         if metrics is None:
             raise TypeError("ReduceLROnPlateau.step: pass the metric, e.g. step(val_loss)")
         current = float(metrics)
@@ -228,7 +269,22 @@ class SequentialLR(LRScheduler):
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
-        """Advance one epoch: step the scheduler in charge, or start the next one at its epoch 0."""
+        """Advance one epoch: step the scheduler in charge, or start the next one at its epoch 0.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> from mlplab.optim import StepLR
+            >>> halve, tenth = StepLR(opt, 1, gamma=0.5), StepLR(opt, 1, gamma=0.1)
+            >>> sched = SequentialLR(opt, [halve, tenth], milestones=[2])
+            >>> lrs = [sched.get_last_lr()[0]]
+            >>> for _ in range(4):
+            ...     sched.step(); lrs.append(round(sched.get_last_lr()[0], 12))
+            >>> lrs  # the second schedule starts at epoch 2 from lr₀, then takes over
+            [1.0, 0.5, 1.0, 0.1, 0.01]
+        """
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -242,12 +298,49 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
-        """The sequence's own state plus each scheduler's, in order."""
+        """The sequence's own state plus each scheduler's, in order.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> from mlplab.optim import ExponentialLR, LinearLR
+            >>> warm = LinearLR(opt, start_factor=0.5, total_iters=2)
+            >>> sched = SequentialLR(opt, [warm, ExponentialLR(opt, gamma=0.5)], milestones=[2])
+            >>> state = sched.state_dict()
+            >>> state["last_epoch"], [s["last_epoch"] for s in state["_schedulers"]]
+            (0, [0, -1])
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         return state | {"_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a :meth:`state_dict` (the schedulers' states into the schedulers)."""
+        """Load a :meth:`state_dict` (the schedulers' states into the schedulers).
+
+        Raises:
+            ValueError: if the state holds another number of schedulers.
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> from mlplab.optim import SGD
+            >>> opt = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> from mlplab.optim import ExponentialLR, LinearLR
+            >>> def build(opt):
+            ...     warm = LinearLR(opt, start_factor=0.5, total_iters=2)
+            ...     return SequentialLR(opt, [warm, ExponentialLR(opt, gamma=0.5)], milestones=[2])
+            >>> sched = build(opt)
+            >>> for _ in range(3):
+            ...     sched.step()
+            >>> opt2 = SGD([Tensor(np.zeros(1))], lr=1.0)
+            >>> opt2.load_state_dict(opt.state_dict())
+            >>> resumed = build(opt2)
+            >>> resumed.load_state_dict(sched.state_dict())
+            >>> resumed.step(); sched.step()
+            >>> resumed.get_last_lr() == sched.get_last_lr() == [0.25]
+            True
+        """
         inner = state_dict["_schedulers"]
         if len(inner) != len(self._schedulers):
             raise ValueError(
