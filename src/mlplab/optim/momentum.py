@@ -274,7 +274,32 @@ class Nesterov(Optimizer):
                 p.data[...] = data
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Take one Nesterov step (see the class docstring for the two modes)."""
+        """Take one Nesterov step (see the class docstring for the two modes).
+
+        Raises:
+            RuntimeError: when this step passes a closure and the first did not, or the reverse.
+
+        Examples:
+            Both modes visit the same θ on f(w) = w² (gradient 2w):
+
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> a, b = Tensor(np.array([2.0])), Tensor(np.array([2.0]))
+            >>> with_closure, lookahead = Nesterov([a], 0.25, 0.5), Nesterov([b], 0.25, 0.5)
+            >>> def closure():
+            ...     a.grad = Tensor(2 * a.data)
+            ...     return float(a.data[0] ** 2)
+            >>> for _ in range(3):
+            ...     _ = with_closure.step(closure)
+            ...     b.grad = Tensor(2 * b.data); lookahead.step()
+            >>> bool(np.allclose(a.data, lookahead.theta()[0]))
+            True
+            >>> lookahead.step(closure)
+            Traceback (most recent call last):
+            ...
+            RuntimeError: Nesterov: every step must omit the closure (the parameters hold θ − αu), \
+got a step that passes it
+        """
         mode = "closure" if closure is not None else "lookahead"
         if self._mode is None:
             self._mode = mode
@@ -321,9 +346,33 @@ class Nesterov(Optimizer):
             )
 
     def state_dict(self) -> dict[str, Any]:
-        """The base state plus the mode (``"closure"``, ``"lookahead"`` or None)."""
+        """The base state plus the mode (``"closure"``, ``"lookahead"`` or None).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> w = Tensor(np.array([1.0]))
+            >>> opt = Nesterov([w], lr=1.0, beta=0.5)
+            >>> opt.state_dict()["mode"]  # no step yet
+            >>> w.grad = Tensor(np.array([1.0])); opt.step()
+            >>> opt.state_dict()["mode"], opt.state_dict()["state"][0]["momentum_buffer"]
+            ('lookahead', array([0.5]))
+        """
         return super().state_dict() | {"mode": self._mode}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a :meth:`state_dict`, the mode included (a resumed run keeps its mode).
+
+        Examples:
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> w = Tensor(np.array([1.0]))
+            >>> opt = Nesterov([w], lr=1.0, beta=0.5)
+            >>> w.grad = Tensor(np.array([1.0])); opt.step()
+            >>> again = Nesterov([Tensor(w.data.copy())], lr=1.0, beta=0.5)
+            >>> again.load_state_dict(opt.state_dict())
+            >>> again.theta()[0], opt.theta()[0]  # φ + αu: the momentum came along
+            (array([0.5]), array([0.5]))
+        """
         super().load_state_dict(state_dict)
         self._mode = state_dict.get("mode")
