@@ -159,6 +159,24 @@ class Newton(Optimizer):
         Raises:
             RuntimeError: without a closure, when the closure's loss has no graph, or when the
                 Newton system cannot be solved (parameters are then left unchanged).
+
+        Examples:
+            On f(w) = ½wᵀPw − qᵀw the full step (lr = 1) lands on w* = P⁻¹q at once:
+
+            >>> import numpy as np
+            >>> from mlplab import Tensor
+            >>> P, q = Tensor(np.array([[3.0, 1.0], [1.0, 2.0]])), Tensor(np.array([1.0, 1.0]))
+            >>> w = Tensor(np.zeros(2), requires_grad=True)
+            >>> opt = Newton([w], lr=1.0)
+            >>> opt.step(lambda: 0.5 * (w @ (P @ w)) - q @ w).item()  # f(w₀), before the step
+            0.0
+            >>> bool(np.allclose(w.data, np.linalg.solve(P.data, q.data)))
+            True
+            >>> opt.step(lambda: float((w * w).sum().item()))
+            Traceback (most recent call last):
+            ...
+            RuntimeError: Newton: the closure must return the loss as a Tensor with its graph \
+(return loss, not loss.item()), got float without one
         """
         if closure is None:
             raise RuntimeError(
