@@ -9,7 +9,7 @@ variance σ² (divided by the count, not count − 1); they differ in what they 
   (momentum 1/t at the t-th batch). In eval mode the running statistics replace the batch ones.
 - LayerNorm: μ, σ² per row over its trailing features; no running statistics.
 
-Both run as one fused node (:class:`mlplab.ops.normalize.Normalize`: the forward keeps x̂ and
+Both run as one fused node (:class:`mlplab.ops.normalize.Normalize`: the forward keeps μ and
 1/√(σ² + ε), a first-order backward works on arrays) whose recorded VJP is written in mlplab
 ops, so second derivatives work: ``hvp`` and Newton's method work on normalized networks. An
 input whose dtype differs from γ's, or is not floating, takes the composite of mean, var and
@@ -74,11 +74,15 @@ def _standardize_composite(
     return _scale_shift(z, weight, bias, shape)
 
 
+def _shape(value: Any) -> tuple[int, ...]:
+    return value.shape if isinstance(value, (Tensor, np.ndarray)) else np.shape(value)
+
+
 def _fusable(x: Tensor, weight: Any, bias: Any) -> bool:
     """The fused node takes one floating dtype for x, γ and β (else the composite promotes)."""
     dtype = x.data.dtype
     return dtype.kind == "f" and all(
-        p is None or np.asarray(p.data if isinstance(p, Tensor) else p).dtype == dtype
+        p is None or (p.data if isinstance(p, Tensor) else np.asarray(p)).dtype == dtype
         for p in (weight, bias)
     )
 
@@ -144,9 +148,9 @@ def batch_norm(
     channels = x.shape[1]
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):  # fmt: skip
-        if value is not None and np.shape(value) != (channels,):
+        if value is not None and _shape(value) != (channels,):
             raise ValueError(
-                f"batch_norm: {name} must have shape ({channels},), got {np.shape(value)}"
+                f"batch_norm: {name} must have shape ({channels},), got {_shape(value)}"
             )
     use_batch = training or running_mean is None or running_var is None
     if use_batch:
@@ -222,8 +226,8 @@ def layer_norm(
         )
     axes = tuple(range(x.ndim - k, x.ndim))
     for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and math.prod(np.shape(value)) != math.prod(shape):
-            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {np.shape(value)}")
+        if value is not None and math.prod(_shape(value)) != math.prod(shape):
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {_shape(value)}")
     if _fusable(x, weight, bias):
         return _standardize(x, axes, weight, bias, shape, eps)[0]
     mu, sigma2 = mean(x, axis=axes, keepdims=True), var(x, axis=axes, keepdims=True)
@@ -322,9 +326,10 @@ class BatchNorm1d(Module):
         values_per_channel = x.shape[0] * (x.shape[2] if x.ndim == 3 else 1)
         # a batch that batch_norm refuses (one value per channel) must not count as tracked
         if self.training and self.track_running_stats and values_per_channel > 1:
-            self.num_batches_tracked.data[...] += 1
+            batches = self.num_batches_tracked.data
+            batches[()] = int(batches) + 1  # a 0-d array's += costs ~20 times this
             if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+                momentum = 1.0 / float(batches)
         tracked = self.track_running_stats
         return batch_norm(
             x,

@@ -3,8 +3,10 @@
 BatchNorm and LayerNorm are this one map with μ, σ² taken over different axes (the batch axes
 per feature, or each row's trailing features). As a composite of mean, var and power it is
 about 50 nodes a layer; here it is one. The forward is the composite's own sequence of array
-operations (so values agree with it bit for bit) and keeps x̂ and 1/√(σ² + ε). With batch
-statistics over the n values of each group the VJP is
+operations (so values agree with it bit for bit) and keeps μ and 1/√(σ² + ε); the backward
+rebuilds x̂ from x, as PyTorch does (one array less held per layer: measured, keeping x̂ cost a
+deep50-bn step about 1,200 fresh pages). With batch statistics over the n values of each
+group the VJP is
 
     ∂/∂x = (1/√(σ² + ε)) ∘ (ĝ − mean(ĝ) − x̂ ∘ mean(ĝ ∘ x̂)),   ĝ = γ ∘ g,
     ∂/∂γ = Σ g ∘ x̂,   ∂/∂β = Σ g   (Σ over the axes γ is broadcast along),
@@ -39,13 +41,12 @@ class Normalize(Op):
     """γ ∘ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over ``axes``, or given as ``stats``.
 
     Inputs are x, then γ if ``weight``, then β if ``bias``; γ and β broadcast against x as
-    ``view``. After the forward, ``mean`` and ``var`` hold the statistics used (kept-dims
-    shape), e.g. for a running average.
+    ``view``. After the forward, ``mean``, ``var`` and ``inv_std`` = 1/√(σ² + ε) hold the
+    statistics used (kept-dims shape), e.g. for a running average.
     """
 
     __slots__ = (
-        "axes", "view", "eps", "weight", "bias", "stats", "param_axes", "mean", "var",
-        "x_hat", "inv_std",
+        "axes", "view", "eps", "weight", "bias", "stats", "param_axes", "mean", "var", "inv_std",
     )  # fmt: skip
 
     def __init__(
@@ -70,59 +71,60 @@ class Normalize(Op):
         if self.stats is None:
             count = np.asarray(math.prod(x.shape[i] for i in self.axes), dtype)
             mu = x.sum(axis=self.axes, keepdims=True) / count
-            centered = x - mu
-            sigma2 = (centered * centered).sum(axis=self.axes, keepdims=True) / count
+            out = x - mu
+            sigma2 = (out * out).sum(axis=self.axes, keepdims=True) / count
         else:
             mu, sigma2 = self.stats
-            centered = x - mu
-        self.mean, self.var = mu, sigma2
+            out = x - mu
         inv_std = (sigma2 + np.asarray(self.eps, dtype)) ** np.asarray(-0.5, dtype)
-        x_hat = centered * inv_std
-        self.x_hat, self.inv_std = x_hat, inv_std
-        if not params:
-            return x_hat.copy()  # x̂ is kept for the backward; the output may be written to
-        out = x_hat
+        self.mean, self.var, self.inv_std = mu, sigma2, inv_std
+        out *= inv_std  # x̂, in place: the composite's values, one array fewer
         if self.weight:
-            out = out * params[0].reshape(self.view)
+            out *= params[0].reshape(self.view)
         if self.bias:
-            beta = params[-1].reshape(self.view)
-            if out is x_hat:
-                out = out + beta
-            else:
-                out += beta
+            out += params[-1].reshape(self.view)
         return out
+
+    def _x_hat(self, x: Any) -> Any:
+        """x̂ rebuilt from x: keeping μ and 1/√(σ² + ε) instead of x̂ (as PyTorch does) holds
+        one array less per layer between forward and backward, and fewer fresh pages."""
+        x_hat = x - self.mean
+        x_hat *= self.inv_std
+        return x_hat
 
     def vjp(self, g: Tensor, out: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
         if _grad_state.enabled:
             return self._recorded_vjp(g, x, *params)
-        gd, x_hat, axes, param_axes = g.data, self.x_hat, self.axes, self.param_axes
+        gd, axes, param_axes, inv_std = g.data, self.axes, self.param_axes, self.inv_std
+        batch = self.stats is None
         gamma = params[0].data.reshape(self.view) if self.weight else None
-        d_beta = gd.sum(axis=param_axes)  # Σ g
-        d_gamma = (gd * x_hat).sum(axis=param_axes)  # Σ g x̂
+        x_hat: Any = self._x_hat(x.data) if self.weight or (batch and x.requires_grad) else None
+        shortcut = batch and param_axes == axes and x.requires_grad
+        # ∂/∂β = Σ g and ∂/∂γ = Σ g x̂, also the two reductions BatchNorm's ∂/∂x needs
+        d_beta: Any = gd.sum(axis=param_axes) if self.bias or shortcut else None
+        d_gamma: Any = (gd * x_hat).sum(axis=param_axes) if self.weight or shortcut else None
         dx = None
         if x.requires_grad:
-            scale = self.inv_std if gamma is None else self.inv_std * gamma
-            if self.stats is not None:
+            scale = inv_std if gamma is None else inv_std * gamma
+            n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
+            if not batch:
                 dx = gd * scale
-            elif param_axes == axes:
+            elif shortcut:
                 # BatchNorm: γ is constant over each group, so mean(ĝ) = γ·Σg/n and
                 # mean(ĝ x̂) = γ·Σ g x̂/n: the sums above are all the reductions needed.
-                kept = self.inv_std.shape
-                n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
-                dx = gd - d_beta.reshape(kept) / n
-                dx -= x_hat * (d_gamma.reshape(kept) / n)
+                dx = gd - d_beta.reshape(inv_std.shape) / n
+                dx -= x_hat * (d_gamma.reshape(inv_std.shape) / n)
                 dx *= scale
             else:
                 g_hat = gd if gamma is None else gd * gamma
-                n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
                 dx = g_hat - g_hat.sum(axis=axes, keepdims=True) / n
                 dx -= x_hat * ((g_hat * x_hat).sum(axis=axes, keepdims=True) / n)
-                dx *= self.inv_std
+                dx *= inv_std
         grads: list[Tensor | None] = [None if dx is None else Tensor._make(dx)]
-        if self.weight:
-            grads.append(Tensor._make(d_gamma.reshape(params[0].shape)))
-        if self.bias:
-            grads.append(Tensor._make(d_beta.reshape(params[-1].shape)))
+        for wanted, grad, param in ((self.weight, d_gamma, 0), (self.bias, d_beta, -1)):
+            if wanted:
+                shape = params[param].shape
+                grads.append(Tensor._make(grad if grad.shape == shape else grad.reshape(shape)))
         return tuple(grads)
 
     def _recorded_vjp(self, g: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
