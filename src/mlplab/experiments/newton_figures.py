@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["newton_figures"]
 
-_METHODS = ("newton_full", "newton_damped", "gd", "adam")
+_METHODS = ("newton_full", "newton_alpha", "newton_damped", "gd", "adam")
 
 
 def _values(xs: list[Any]) -> np.ndarray:
@@ -47,7 +47,7 @@ def _local_optima(plt: Any, r1: dict[str, Any], path: Path) -> None:
         ax.plot(steps, losses, "o-" if len(losses) < 30 else "-", ms=3, color=f"C{i}",
                 label=f"{run['label']}: end λ_min {_short(run['end']['lambda_min'])}")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel="training loss f(θ)")
-    ax.set_title("One initialization, four optimizers: where each one ends", fontsize=10)
+    ax.set_title("One initialization, five optimizers: where each one ends", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     _save(plt, fig, path)
@@ -73,13 +73,16 @@ def _indefinite(plt: Any, r2: dict[str, Any], path: Path) -> None:
         axes[2].plot(steps, before, "o-", color=f"C{i + 2}", label=f"{label}: f(θ)")
         axes[2].plot(steps, after, "x", ms=9, color=f"C{i + 2}",
                      label=f"{label}: f after one full Newton step")  # fmt: skip
+        refused = np.array([p["newton_step"]["failure"] is not None for p in pts])
+        if refused.any():
+            axes[2].plot(steps[refused], before[refused], "o", ms=11, mfc="none",
+                         color=f"C{i + 2}", label=f"{label}: refused (singular H)")  # fmt: skip
     axes[0].set(xlabel="training step", ylabel="fraction of eigenvalues < 0")
     axes[1].set(xlabel="training step", ylabel="|eigenvalue|", yscale="log")
     axes[2].set(xlabel="training step", ylabel="loss", yscale="log")
     axes[0].set_title("∇²f is indefinite along training", fontsize=10)
     axes[1].set_title("the extreme eigenvalues", fontsize=10)
-    axes[2].set_title("a full Newton step from each point (× above ● = the loss went up)",
-                      fontsize=10)  # fmt: skip
+    axes[2].set_title("one full Newton step from each point (× above ●: loss up)", fontsize=10)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -87,16 +90,27 @@ def _indefinite(plt: Any, r2: dict[str, Any], path: Path) -> None:
 
 
 def _conditioning(plt: Any, r2: dict[str, Any], sweep: dict[str, Any], path: Path) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.4))
     for i, (key, label) in enumerate((("gd", "GD"), ("adam", "Adam"))):
         pts = r2["paths"][key]
-        steps = [p["step"] for p in pts]
-        left.plot(steps, _values([p["condition_nonzero"] for p in pts]), "o-",
-                  color=f"C{i + 2}", label=f"{label}: max|λ| / min|λ| (λ ≠ 0)")  # fmt: skip
-        left.plot(steps, _values([p["condition_positive"] for p in pts]), "s--",
-                  color=f"C{i + 2}", label=f"{label}: λ_max / λ_min⁺")  # fmt: skip
-    left.set(xlabel="training step", ylabel="condition number", yscale="log")
-    left.set_title("Conditioning of ∇²f along training", fontsize=10)
+        left.plot([p["step"] for p in pts], _values([p["condition"] for p in pts]), "o-",
+                  color=f"C{i + 2}", label=f"{label}: max|λ| / min|λ|")  # fmt: skip
+    left.axhline(1 / np.finfo(np.float64).eps, ls=":", color="k", lw=0.8, label="1/ε (float64)")
+    left.set(xlabel="training step", ylabel="condition number of ∇²f", yscale="log")
+    left.set_title("Conditioning along training (∞ not drawn)", fontsize=10)
+    names = {"init": "θ₀", "gd": "GD end", "adam": "Adam end"}
+    for i, (key, ev) in enumerate(r2["eigenvalues"].items()):
+        ev = _values(ev)
+        order = np.argsort(np.abs(ev))[::-1]
+        size = np.abs(ev[order]) / np.abs(ev).max()
+        rank = np.arange(1, len(ev) + 1)
+        middle.plot(rank, size, "-", color=f"C{i}", label=names.get(key, key))
+        neg = ev[order] < 0
+        middle.plot(rank[neg], size[neg], ".", ms=3, color=f"C{i}")
+    middle.axhline(1e-8, ls="--", color="0.4", lw=0.8, label="zero threshold 1e-8")
+    middle.set(yscale="log", xlabel="eigenvalue rank (largest |λ| first)",
+               ylabel="|λ| / max|λ|  (dots: λ < 0)")  # fmt: skip
+    middle.set_title("The whole spectrum: |λ| spans 20 and more decades", fontsize=10)
     lambdas = np.array(sweep["lambdas"])
     shown = np.where(lambdas > 0, lambdas, lambdas[lambdas > 0].min() / 10 if any(lambdas > 0)
                      else 1.0)  # fmt: skip
@@ -112,7 +126,7 @@ def _conditioning(plt: Any, r2: dict[str, Any], sweep: dict[str, Any], path: Pat
     right.set(xscale="log", yscale="log", xlabel="damping λ (λ = 0 drawn at the left edge)",
               ylabel=f"loss after up to {sweep['steps']} steps of (H + λI)")  # fmt: skip
     right.set_title(f"smallest safe λ: {_short(sweep['smallest_safe'])}", fontsize=10)
-    for ax in (left, right):
+    for ax in (left, middle, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     _save(plt, fig, path)

@@ -4,8 +4,9 @@ The lecture gives five reasons; each gets a measurement on the 7×7-MNIST ReLU M
 :mod:`~mlplab.experiments.newton_problem` (float64, full batch, exact Hessians) or the 2-D saddle
 of :mod:`~mlplab.experiments.newton_toy`:
 
-1. local optima — from one initialization, full Newton, damped Newton (H + λI), GD and Adam
-   for a fixed number of steps: the loss, ‖∇f‖, λ_min(∇²f) and the test accuracy at the end;
+1. local optima — from one initialization, full Newton, the lecture's damped Newton (α < 1),
+   Newton with damping (H + λI), GD and Adam for a fixed number of steps: the loss, ‖∇f‖,
+   λ_min(∇²f) and the test accuracy at the end;
 2. indefiniteness — the spectrum at initialization and every few steps along the GD and Adam
    paths (fraction of negative eigenvalues, λ_min, λ_max) and one full Newton step taken at
    each of those points (does the loss go up?); full Newton also from the trained points;
@@ -57,6 +58,7 @@ class NewtonConfig:
     n_train: int = 512
     seed: int = 0
     newton_steps: int = 10
+    alpha: float = 0.5
     damping: float = 3.0
     first_order_steps: int = 2000
     gd_lr: float = 0.1
@@ -105,7 +107,15 @@ class NewtonConfig:
             value = getattr(self, name)
             if not value or any(not isinstance(h, int) or h < 1 for h in value):
                 raise ValueError(f"newton: {name} must be positive integers, got {value!r}")
-        for name in ("damping", "gd_lr", "adam_lr", "grad_tol", "curvature_tol", "rel_tol"):
+        for name in (
+            "alpha",
+            "damping",
+            "gd_lr",
+            "adam_lr",
+            "grad_tol",
+            "curvature_tol",
+            "rel_tol",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"newton: {name} must be a number > 0, got {value!r}")
@@ -142,18 +152,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _tolerances(cfg: NewtonConfig) -> dict[str, float]:
+def _tolerances(cfg: NewtonConfig) -> dict[str, Any]:
     return {"grad_tol": cfg.grad_tol, "curvature_tol": cfg.curvature_tol, "blowup": cfg.blowup,
             "rel_tol": cfg.rel_tol}  # fmt: skip
 
 
 def _local_optima(problem: Any, theta0: np.ndarray, cfg: NewtonConfig, bar: Any) -> dict:
-    """Reason 1: four optimizers from one θ₀; the GD/Adam runs keep snapshots for reason 2."""
+    """Reason 1: five optimizers from one θ₀; the GD/Adam runs keep snapshots for reason 2."""
     start_loss, tol = problem.loss_grad(theta0)[0], _tolerances(cfg)
     every = max(1, cfg.first_order_steps // cfg.spectrum_points)
     runs = {
         "newton_full": ("full Newton (α = 1)",
                         newton_run(problem, theta0, cfg.newton_steps, blowup=cfg.blowup)),
+        "newton_alpha": (f"the lecture's damped Newton (α = {cfg.alpha:g})",
+                         newton_run(problem, theta0, cfg.newton_steps, lr=cfg.alpha,
+                                    blowup=cfg.blowup)),
         "newton_damped": (f"damped Newton (H + {cfg.damping:g}I)",
                           newton_run(problem, theta0, cfg.newton_steps, damping=cfg.damping,
                                      blowup=cfg.blowup)),
@@ -288,7 +301,7 @@ def run_newton(
     start, timings = time.perf_counter(), {}
     threads = get_num_threads()
     set_num_threads(1)
-    total = 5 + 2 * cfg.spectrum_points + len(cfg.lambdas) + cfg.starts
+    total = 6 + 2 * cfg.spectrum_points + len(cfg.lambdas) + cfg.starts
     bar = progress_bar(total=total, desc="newton", disable=not progress)
     try:
         clock = time.perf_counter()
