@@ -63,9 +63,9 @@ def _end(run: dict[str, Any]) -> str:
     e = run["end"]
     why = f", {e['failure']}" if e.get("failure") else ""
     return (
-        f"{run['label']}, {run['steps']} steps: loss {_g(e['loss'])}, ‖∇f‖ {_g(e['grad_norm'], 2)}"
-        f", λ_min {_g(e['lambda_min'], 2)}, test acc {_g(e['test_accuracy'])} ({e['outcome']}"
-        f"{why})"
+        f"{run['label']}, {run['steps']} steps ({run['seconds']:.1f} s): loss {_g(e['loss'])}, "
+        f"‖∇f‖ {_g(e['grad_norm'], 2)}, λ_min {_g(e['lambda_min'], 2)}, test acc "
+        f"{_g(e['test_accuracy'])} ({e['outcome']}{why})"
     )
 
 
