@@ -250,3 +250,16 @@ def test_cli_refuses_a_non_empty_out(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--overwrite" in err[0]
     assert (tmp_path / "old.txt").read_text() == "keep me"
+
+
+def test_without_matplotlib_the_figures_are_skipped_with_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from mlplab.experiments.newton_figures import newton_figures
+    from mlplab.experiments.newton_toy import toy_study
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    assert newton_figures({"toy": toy_study()}, tmp_path) == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "matplotlib" in err[0] and "mlplab[lab]" in err[0]
+    assert list(tmp_path.iterdir()) == []
