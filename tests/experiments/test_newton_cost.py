@@ -45,7 +45,7 @@ def test_fit_exponent_bad_input_is_one_line_value_error(n, cost, message):
 
 @pytest.fixture(scope="module")
 def tiny():
-    return measure_cost((1, 2, 3, 4), n_train=24, repeats=2, seed=0, progress=False)
+    return measure_cost((1, 2, 3, 4), n_train=24, repeats=2, seed=0, progress=False, min_total_s=0)
 
 
 def test_measure_cost_structure_and_json(tiny):
@@ -91,13 +91,15 @@ def test_cg_direction_equals_the_dense_solve_on_a_positive_definite_case(tiny):
     for row in tiny["rows"]:
         assert row["lambda_min"] + row["damping"] > 0
         assert row["cg_relative_difference"] < 1e-6
-    fixed = measure_cost((2,), n_train=24, repeats=1, progress=False, damping=3.0, cg_tol=1e-12)
+    fixed = measure_cost(
+        (2,), n_train=24, repeats=1, progress=False, min_total_s=0, damping=3.0, cg_tol=1e-12
+    )
     (row,) = fixed["rows"]
     assert row["damping"] == 3.0 and row["cg_relative_difference"] < 1e-9
 
 
 def test_cg_on_an_indefinite_system_is_recorded_not_raised():
-    result = measure_cost((2,), n_train=24, repeats=1, progress=False, damping=0.0)
+    result = measure_cost((2,), n_train=24, repeats=1, progress=False, min_total_s=0, damping=0.0)
     (row,) = result["rows"]
     assert row["lambda_min"] < 0  # the Hessian at initialization is indefinite
     assert row["cg_s"] is None and row["cg_iterations"] is None
@@ -112,16 +114,16 @@ def test_thread_count_is_restored():
     before = mlplab.get_num_threads()
     mlplab.set_num_threads(2)
     try:
-        result = measure_cost((1,), n_train=8, repeats=1, progress=False)
+        result = measure_cost((1,), n_train=8, repeats=1, progress=False, min_total_s=0)
         assert result["threads"] == 1 and mlplab.get_num_threads() == 2
     finally:
         mlplab.set_num_threads(before)
 
 
 def test_progress_lines_go_to_stderr(capsys):
-    measure_cost((1,), n_train=8, repeats=1, progress=True)
+    measure_cost((1,), n_train=8, repeats=1, progress=True, min_total_s=0)
     assert "newton cost: 1/1" in capsys.readouterr().err
-    measure_cost((1,), n_train=8, repeats=1, progress=False)
+    measure_cost((1,), n_train=8, repeats=1, progress=False, min_total_s=0)
     assert capsys.readouterr().err == ""
 
 
@@ -135,6 +137,7 @@ def test_progress_lines_go_to_stderr(capsys):
         ({"damping": -1.0}, "damping"),
         ({"n_train": 5000}, "n_train"),
         ({"clock": "time"}, "clock must be one of"),
+        ({"min_total_s": -1.0}, "min_total_s"),
     ],
 )
 def test_measure_cost_bad_input(kwargs, message):
@@ -184,6 +187,26 @@ def test_cost_finding_reads_the_largest_size(tiny):
 
 
 def test_process_time_clock_is_recorded():
-    result = measure_cost((1,), n_train=8, repeats=1, progress=False, clock="process_time")
+    result = measure_cost(
+        (1,), n_train=8, repeats=1, progress=False, min_total_s=0, clock="process_time"
+    )
     assert result["clock"] == "process_time" and "process_time" in result["timer"]
     assert all(result["rows"][0][key] > 0 for key, _ in TIMES)
+
+
+def test_short_calls_repeat_until_min_total_s_and_slow_calls_run_once():
+    from mlplab.experiments.newton_cost import _min_time
+
+    def fake(step):
+        ticks, calls = iter(np.arange(0, 1e4, step)), []
+        return (lambda: float(next(ticks))), calls
+
+    clock, calls = fake(0.01)  # each call takes 0.01 "s" by this clock
+    best, _ = _min_time(lambda: calls.append(1), 3, clock, min_total_s=0.1)
+    assert len(calls) == 10 and best == pytest.approx(0.01)
+    clock, calls = fake(0.01)
+    _min_time(lambda: calls.append(1), 3, clock, min_total_s=0.0)
+    assert len(calls) == 3
+    clock, calls = fake(2.0)  # over 1 s: one call, whatever the settings
+    best, _ = _min_time(lambda: calls.append(1), 3, clock, min_total_s=10.0)
+    assert len(calls) == 1 and best == pytest.approx(2.0)

@@ -102,6 +102,8 @@ def test_bad_theta_and_sizes_are_one_line_errors():
     p = tiny((3, 4, 2))
     with pytest.raises(ValueError, match=r"theta must have shape \(26,\), got \(5,\)"):
         p.loss_grad(np.zeros(5))
+    with pytest.raises(ValueError, match=r"hvp: v must have shape \(26,\), got \(3,\)"):
+        p.hvp(np.zeros(26), np.zeros(3))
     with pytest.raises(ValueError, match="sizes"):
         MLPProblem((3,), np.zeros((1, 3)), np.zeros(1, dtype=np.int64))
     with pytest.raises(ValueError, match="labels"):

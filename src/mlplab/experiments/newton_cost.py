@@ -42,10 +42,10 @@ TIMES = (
 )
 #: a call longer than this is not repeated (its noise is small against its length)
 _REPEAT_BELOW_S = 1.0
-#: a short call repeats (beyond ``repeats``) until this much time has passed: the minimum of a
-#: millisecond call over 3 tries on a loaded machine is mostly noise, over ~100 it is steady
-_SHORT_CALLS_FOR_S = 0.2
+#: most calls of one short operation (see ``min_total_s`` of :func:`measure_cost`)
 _MAX_CALLS = 1000
+#: fn ↦ (least seconds, fn's result): :func:`_min_time` with the measurement's settings bound
+Timer = Callable[[Callable[[], Any]], tuple[float, Any]]
 #: the clocks a measurement may use: wall time, or this process's CPU time (with one thread,
 #: the CPU time does not count the waits for a core that other processes cause)
 CLOCKS: dict[str, Callable[[], float]] = {
@@ -90,12 +90,15 @@ def fit_exponent(n: Sequence[float], cost: Sequence[float]) -> float:
 
 
 def _min_time(
-    fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
+    fn: Callable[[], Any],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+    min_total_s: float = 0.0,
 ) -> tuple[float, Any]:
     """The least of the timings of fn() by ``clock``: ``repeats`` calls, more while less than
-    0.2 s have passed in all, and one only when a call takes over 1 s."""
+    ``min_total_s`` have passed in all, and one only when a call takes over 1 s."""
     best, out, spent, calls = np.inf, None, 0.0, 0
-    while calls < repeats or (spent < _SHORT_CALLS_FOR_S and calls < _MAX_CALLS):
+    while calls < repeats or (spent < min_total_s and calls < _MAX_CALLS):
         start = clock()
         out = fn()
         took = clock() - start
@@ -117,12 +120,10 @@ def _peak_bytes(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def _attempt(
-    fn: Callable[[], Any], repeats: int, clock: Callable[[], float]
-) -> tuple[float | None, Any, str | None]:
+def _attempt(fn: Callable[[], Any], timed: Timer) -> tuple[float | None, Any, str | None]:
     """:func:`_min_time`, or (None, None, the reason) where the system has no solution."""
     try:
-        seconds, out = _min_time(fn, repeats, clock)
+        seconds, out = timed(fn)
     except (RuntimeError, np.linalg.LinAlgError) as error:  # singular, or not PD for CG
         return None, None, f"{type(error).__name__}: {error}"
     return seconds, out, None
@@ -131,17 +132,16 @@ def _attempt(
 def _one_size(
     p: MLPProblem,
     theta: np.ndarray,
-    repeats: int,
+    timed: Timer,
     damping: float | None,
     cg_tol: float,
-    clock: Callable[[], float],
 ) -> dict[str, Any]:
     n = p.n
-    gradient_s, (_, g) = _min_time(lambda: p.loss_grad(theta), repeats, clock)
+    gradient_s, (_, g) = timed(lambda: p.loss_grad(theta))
     v = g / np.linalg.norm(g)
-    hvp_s, _ = _min_time(lambda: p.hvp(theta, v), repeats, clock)
-    hessian_s, h = _min_time(lambda: p.hessian(theta), repeats, clock)
-    eigvalsh_s, eig = _min_time(lambda: np.linalg.eigvalsh(h), repeats, clock)
+    hvp_s, _ = timed(lambda: p.hvp(theta, v))
+    hessian_s, h = timed(lambda: p.hessian(theta))
+    eigvalsh_s, eig = timed(lambda: np.linalg.eigvalsh(h))
     lam_min, lam_max = float(eig[0]), float(eig[-1])
     # Unless told, λ = max(2·|λ_min|, 10⁻³·λ_max): H + λI is positive definite (its smallest
     # eigenvalue is ≥ |λ_min|) also where dead ReLUs leave H singular and λ_min = 0.
@@ -161,8 +161,8 @@ def _one_size(
         iterations[0] = 0
         return conjugate_gradient(damped_hvp, g, tol=cg_tol)
 
-    solve_s, d_dense, solve_error = _attempt(solve, repeats, clock)
-    cg_s, d_cg, cg_error = _attempt(cg, repeats, clock)
+    solve_s, d_dense, solve_error = _attempt(solve, timed)
+    cg_s, d_cg, cg_error = _attempt(cg, timed)
     both = d_cg is not None and d_dense is not None
     return {
         "n": n,
@@ -202,6 +202,7 @@ def measure_cost(
     cg_tol: float = 1e-8,
     threads: int = 1,
     clock: str = "perf_counter",
+    min_total_s: float = 0.2,
 ) -> dict[str, Any]:
     """Time and size what a Newton step costs against a gradient, for 49 → h → 10 networks.
 
@@ -211,7 +212,8 @@ def measure_cost(
     (``mlplab.optim.newton.conjugate_gradient``, relative residual ``cg_tol``). Times are
     minima over ``repeats`` calls of ``time.<clock>`` (``"perf_counter"``: wall time;
     ``"process_time"``: this process's CPU time, steadier on a shared machine; a short call
-    repeats until 0.2 s have passed, a call over 1 s is not repeated), with
+    repeats until ``min_total_s`` have passed — the least of 3 millisecond calls on a loaded
+    machine is mostly noise, of ~100 it is steady —, a call over 1 s is not repeated), with
     ``threads`` mlplab and BLAS threads (restored afterwards). Memory: ``hessian_bytes`` is the
     array's nbytes (= n²·8); ``*_peak_bytes`` are tracemalloc peaks of a separate call (NumPy's
     arrays; LAPACK's own workspace is not seen). λ = ``damping``, or when None
@@ -229,7 +231,7 @@ def measure_cost(
         ValueError: for an empty or non-positive ``hidden_sizes``, repeats < 1, threads < 1.
 
     Examples:
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False, min_total_s=0)
         >>> [row["n"] for row in r["rows"]], r["threads"], sorted(r["exponents"])
         ([70, 130], 1, ['all', 'large'])
     """
@@ -243,10 +245,16 @@ def measure_cost(
             raise ValueError(f"measure_cost: {name} must be an integer >= 1, got {value!r}")
     if clock not in CLOCKS:
         raise ValueError(f"measure_cost: clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    if not min_total_s >= 0:
+        raise ValueError(f"measure_cost: min_total_s must be >= 0, got {min_total_s!r}")
     if damping is not None and not damping >= 0:
         raise ValueError(f"measure_cost: damping must be >= 0 or None, got {damping!r}")
     start = time.perf_counter()
     x, y, _, _ = pooled_mnist(n_train=n_train, n_test=0, seed=seed)
+
+    def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+        return _min_time(fn, repeats, CLOCKS[clock], min_total_s)
+
     before = get_num_threads()
     set_num_threads(threads)
     rows = []
@@ -258,7 +266,7 @@ def measure_cost(
             rows.append(
                 {
                     "hidden": int(h),
-                    **_one_size(p, p.init(seed), repeats, damping, cg_tol, CLOCKS[clock]),
+                    **_one_size(p, p.init(seed), timed, damping, cg_tol),
                 }
             )
             bar.update(1)
@@ -285,11 +293,12 @@ def measure_cost(
         "n": ns,
         "n_train": n_train,
         "repeats": repeats,
+        "min_total_s": min_total_s,
         "seed": seed,
         "threads": threads,
         "cg_tol": cg_tol,
         "damping": "max(2*|lambda_min|, 1e-3*lambda_max)" if damping is None else damping,
-        "timer": f"time.{clock}, min over repeats (short calls: over 0.2 s; a call over 1 s: once)",
+        "timer": f"time.{clock}, min over repeats (short calls: {min_total_s} s; over 1 s: once)",
         "clock": clock,
         "memory": "hessian_bytes = H.nbytes (= n^2*8); *_peak_bytes = tracemalloc peak",
         "rows": rows,

@@ -47,7 +47,7 @@ def plot_cost(result: dict[str, Any], path: Path) -> Path:
     Examples:
         >>> import tempfile
         >>> from mlplab.experiments.newton_cost import measure_cost
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False, min_total_s=0)
         >>> plot_cost(r, Path(tempfile.mkdtemp()) / "cost.png").stat().st_size > 0
         True
     """
@@ -92,7 +92,7 @@ def format_cost_table(result: dict[str, Any]) -> str:
 
     Examples:
         >>> from mlplab.experiments.newton_cost import measure_cost
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False, min_total_s=0)
         >>> lines = format_cost_table(r).splitlines()
         >>> lines[0].split()[:5], len(lines)
         (['n', 'grad', 'ms', 'HVP', 'ms'], 5)
@@ -131,7 +131,7 @@ def cost_finding(result: dict[str, Any]) -> str:
 
     Examples:
         >>> from mlplab.experiments.newton_cost import measure_cost
-        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False)
+        >>> r = measure_cost((1, 2), n_train=16, repeats=1, progress=False, min_total_s=0)
         >>> cost_finding(r).startswith("at n = 130: H takes 0.1 MB (n²·8 bytes, p = 2.00;")
         True
     """

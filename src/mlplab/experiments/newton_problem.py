@@ -175,10 +175,11 @@ class MLPProblem:
         """The number of parameters, Σᵢ (nᵢ + 1)·nᵢ₊₁."""
         return parameter_count(self.sizes)
 
-    def _check(self, theta: np.ndarray | Tensor, where: str) -> None:
-        if tuple(theta.shape) != (self.n,):
+    def _check(self, theta: np.ndarray | Tensor, where: str, name: str = "theta") -> None:
+        if tuple(np.shape(theta)) != (self.n,):
             raise ValueError(
-                f"MLPProblem.{where}: theta must have shape ({self.n},), got {tuple(theta.shape)}"
+                f"MLPProblem.{where}: {name} must have shape ({self.n},), "
+                f"got {tuple(np.shape(theta))}"
             )
 
     def logits(self, theta: Tensor, x: np.ndarray | None = None) -> Tensor:
@@ -216,7 +217,7 @@ class MLPProblem:
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Return ∇²f(θ) v via ``mlplab.hvp`` (about two gradients; H is never formed)."""
         self._check(theta, "hvp")
-        self._check(np.asarray(v), "hvp (v)")
+        self._check(np.asarray(v), "hvp", "v")
         theta64 = np.asarray(theta, dtype=np.float64)
         return hvp_(self.loss, theta64, np.asarray(v, dtype=np.float64)).numpy()
 
