@@ -65,7 +65,7 @@ def plot_cost(result: dict[str, Any], path: Path) -> Path:
         guide = [top * (n / ns[-1]) ** power for n in ns]
         left.loglog(ns, guide, style, color="grey", alpha=0.4, label=f"∝ n^{power}")
     left.set_xlabel("parameters n")
-    left.set_ylabel("seconds (min over repeats)")
+    left.set_ylabel(f"seconds ({result.get('clock', 'perf_counter')}, min over repeats)")
     left.set_title(f"time per operation, {result.get('threads', '?')} thread(s)")
     left.legend(fontsize=7)
     for key, label, style in _MEMORY:
