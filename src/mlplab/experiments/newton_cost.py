@@ -222,7 +222,8 @@ def measure_cost(
     ``cg_error``, its time None), not raised.
 
     Exponents p (cost ≈ C·nᵖ, :func:`fit_exponent`) are fitted on all sizes ("all") and on the
-    largest half ("large"); "ratios" hold forming-H/gradient and CG/gradient per size.
+    largest half ("large"; all of them below 4 sizes); "ratios" hold forming-H/gradient and
+    CG/gradient per size.
 
     Returns:
         A JSON-able dict: settings, ``rows`` (one per size), ``exponents``, ``total_s``.
