@@ -17,10 +17,15 @@ nbformat = pytest.importorskip("nbformat")
 
 pytestmark = pytest.mark.docs
 
-EXPECTED = ["01_lecture.ipynb", "02_write_your_own_optimizer.ipynb", "03_second_order.ipynb"]
+EXPECTED = [
+    "01_lecture.ipynb",
+    "02_write_your_own_optimizer.ipynb",
+    "03_second_order.ipynb",
+    "04_sweeps_and_normalization.ipynb",
+]
 
 
-def test_the_three_notebooks_are_there():
+def test_the_four_notebooks_are_there():
     assert set(EXPECTED) <= set(NOTEBOOK_NAMES)
 
 

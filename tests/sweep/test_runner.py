@@ -73,3 +73,22 @@ def test_bad_executor_options(tmp_path, tiny_spec):
         parse_slurm("cores=2,bogus=1")
     with pytest.raises(UsageError, match="cores=x"):
         parse_slurm("cores=x")
+
+
+def test_a_cancelled_local_pool_stops_its_running_workers_and_a_fresh_one_closes_cleanly():
+    import time
+
+    from mlplab.sweep.execute import LocalPool
+
+    LocalPool(1).close(cancel=True)  # never started a process: nothing to stop, no error
+    pool = LocalPool(1)
+    future = pool._pool.submit(time.sleep, 60)  # a trial that would outlive the sweep
+    deadline = time.monotonic() + 30
+    while not future.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = list(pool._pool._processes.values())
+    assert workers and future.running()
+    pool.close(cancel=True)
+    for proc in workers:
+        proc.join(timeout=10)
+        assert not proc.is_alive()

@@ -138,9 +138,12 @@ class LocalPool:
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down (``cancel``: drop queued trials and do not wait)."""
+        # Read the workers before shutdown: it sets ``_processes`` to None, and a pool that never
+        # started a process has None there from the start.
+        workers = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
         if cancel:  # do not leave workers running a trial nobody will record
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            for proc in workers:
                 if proc.is_alive():
                     proc.terminate()
 
