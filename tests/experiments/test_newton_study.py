@@ -263,3 +263,17 @@ def test_without_matplotlib_the_figures_are_skipped_with_one_line(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "matplotlib" in err[0] and "mlplab[lab]" in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_exact_zero_eigenvalues_are_the_predicted_flat_directions(seed):
+    from mlplab.experiments.newton_problem import make_problem
+    from mlplab.experiments.newton_study import flat_directions
+
+    p = make_problem(hidden=(3,), n_train=200)
+    theta = p.init(seed)
+    hess = p.hessian(theta)
+    d = flat_directions(p, theta, np.linalg.eigvalsh(hess), hess)
+    assert d["softmax_shift"] == 4 and d["unseen_inputs"] >= 2 * 3  # two constant corner tiles
+    assert d["predicted"] == d["measured"]
+    assert d["softmax_shift_curvature"] < 1e-14

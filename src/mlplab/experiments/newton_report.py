@@ -74,6 +74,20 @@ def _spread(values: list[Any]) -> str:
     return f"{_g(v[len(v) // 2])} ({_g(v[0])}–{_g(v[-1])})"
 
 
+def _flat_text(r2: dict[str, Any]) -> str:
+    d = r2.get("flat_directions") or {}
+    if d.get("predicted") is None:
+        return ""
+    return (
+        f"H is exactly singular: at θ₀ {d['measured']} eigenvalues are 0 (≤ 1e-12·max|λ|), as "
+        f"predicted ({d['predicted']}): {d['softmax_shift']} directions along which softmax "
+        f"does not change (the same number added to every logit; curvature "
+        f"{_g(d['softmax_shift_curvature'], 2)}·max|λ|) and {d['unseen_inputs']} incoming "
+        "weights of hidden units that see fewer independent inputs than they have (always-"
+        "empty border tiles, units active on few digits). "
+    )
+
+
 def _fate(run: dict[str, Any]) -> str:
     e = run["end"]
     return f"{e['outcome']} ({run['failure'] or 'loss ' + _g(e['loss'])})"
@@ -143,7 +157,8 @@ def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:
             f"max|λ|/min|λ| = {_g(min(full), 2)}–{_g(max(full), 2)} along GD and Adam "
             f"(above 1/ε = 4.5e15: H is numerically singular; at θ₀ "
             f"{100 * init['fraction_zero']:.1f}% of the eigenvalues are ≤ 1e-8·max|λ|); over "
-            f"the others {_g(min(cond), 2)}–{_g(max(cond), 2)}. (H + λI) steps from θ₀: the "
+            f"the others {_g(min(cond), 2)}–{_g(max(cond), 2)}. {_flat_text(r2)}"
+            f"(H + λI) steps from θ₀: the "
             f"smallest λ of the grid that never raised the loss in {sweep['steps']} steps is "
             f"{_g(safe)} (|λ_min(θ₀)| = {_g(abs(init['lambda_min']))}); without damping "
             f"(λ = 0) the loss went {_g(lam0[0])} → {_g(lam0[-1]) if len(lam0) > 1 else 'n/a'}"
