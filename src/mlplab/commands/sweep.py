@@ -2,7 +2,8 @@
 
 ``run`` expands a spec (a TOML file, or ``--grid``/``--set``), validates every trial before
 anything starts, and runs the trials on a local process pool or a Dask cluster into
-``DIR/sweep.sqlite``; running the same command again continues the sweep. ``show`` prints one
+``DIR/sweep.sqlite``; running the same command again continues the sweep (``--retry-failed``
+also runs the failed trials again). ``show`` prints one
 row per configuration (mean ± std over seeds); ``plot`` writes the figures.
 
 Exit codes: 0 done; 1 some trials failed (their count is printed); 2 bad input (nothing run,
@@ -64,6 +65,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--set", dest="set_", action="append", default=[], metavar="KEY=VALUE",
                      help="fixed option without a file (repeatable)")  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="print the trials, run nothing")
+    run.add_argument("--retry-failed", action="store_true", help="on an existing DIR: run the "
+                     "failed trials again too (their old errors stay in the store; without it "
+                     "they are kept as failed)")  # fmt: skip
     run.add_argument("--workers", type=_positive_int, help="local processes [the cores]")
     run.add_argument("--scheduler", type=parse_scheduler, metavar="tcp://HOST:PORT|local:N",
                      help="run on a Dask cluster (pip install \"mlplab[cluster]\")")  # fmt: skip
@@ -134,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
 
             print(slurm_job_script(execution["slurm"], execution["lifetime"]))
         return 0
+    execution["retry_failed"] = args.retry_failed
     return _execute(spec, out, execution, prog="mlplab sweep run")
 
 
@@ -146,11 +151,15 @@ def _execute(spec: Any, out: Path, execution: dict[str, Any], prog: str) -> int:
         print(f"{prog}: interrupted; finished trials are kept in {out / STORE_NAME} (run the "
               "same command again to continue)", file=sys.stderr)  # fmt: skip
         return 130
+    retried = f", {outcome.retried} failed ones run again" if outcome.retried else ""
     print(f"{outcome.total} trials: {outcome.finished} finished, {outcome.diverged} diverged, "
-          f"{outcome.failed} failed, {outcome.skipped} done before; {out}")  # fmt: skip
+          f"{outcome.failed} failed, {outcome.skipped} done before{retried}; {out}")  # fmt: skip
+    for category, n in sorted(outcome.warned.items()):
+        print(f"{n} trials warned: {category} (each trial's warnings: mlplab sweep show {out} "
+              "--json)")  # fmt: skip
     if outcome.failed:
         print(f"{prog}: {outcome.failed} trials failed (mlplab sweep show {out} --json has "
-              "their errors)", file=sys.stderr)  # fmt: skip
+              "their errors; --retry-failed runs them again)", file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

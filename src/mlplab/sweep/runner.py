@@ -3,9 +3,10 @@
 :func:`run_sweep` saves (or checks) the spec, adds only the new trials, sends trials a killed
 coordinator left ``running`` back to ``pending``, keeps a bounded number of trials in flight and
 commits each result in its own transaction, so rerunning the same command continues the sweep
-and never runs a finished trial twice. A trial whose worker process dies is run once more, then
-``failed`` (one row per trial, always). Ctrl-C stops submitting, cancels what is queued, closes
-the pool and raises KeyboardInterrupt; finished results stay.
+and never runs a finished trial twice; ``failed`` trials stay failed unless ``retry_failed``
+puts them back in the queue (their old errors kept in the store). A trial whose worker process
+dies is run once more, then ``failed`` (one row per trial, always). Ctrl-C stops submitting,
+cancels what is queued, closes the pool and raises KeyboardInterrupt; finished results stay.
 
 Examples:
     >>> import tempfile
@@ -23,7 +24,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +42,10 @@ _DONE = ("finished", "diverged", "failed")
 
 @dataclass
 class SweepOutcome:
-    """Counts of one ``run_sweep`` call: this run's finished/diverged/failed trials, and
-    ``skipped``, those already done before it started.
+    """Counts of one ``run_sweep`` call: this run's finished/diverged/failed trials,
+    ``skipped``, those already done before it started, ``retried``, the failed ones it put back
+    in the queue, and ``warned``: for each warning category, how many of this run's trials
+    raised it.
 
     Examples:
         >>> SweepOutcome(total=3, finished=2, failed=1).diverged
@@ -54,6 +57,8 @@ class SweepOutcome:
     diverged: int = 0
     failed: int = 0
     skipped: int = 0
+    retried: int = 0
+    warned: dict[str, int] = field(default_factory=dict)
 
 
 class _Progress:
@@ -96,6 +101,7 @@ def run_sweep(
     slurm: dict[str, str] | None = None,
     lifetime: str | None = None,
     progress: bool | None = None,
+    retry_failed: bool = False,
 ) -> SweepOutcome:
     """Run (or continue) the sweep of ``spec`` in folder ``out``.
 
@@ -107,6 +113,8 @@ def run_sweep(
         slurm: SLURMCluster options (see :func:`mlplab.sweep.execute.parse_slurm`).
         lifetime: the Dask workers' lifetime on SLURM, shorter than the walltime.
         progress: True for the bar, False for silence, None: a bar on a terminal, lines else.
+        retry_failed: run this spec's ``failed`` trials again (kept as failed otherwise); their
+            old errors stay in the store's ``past_errors``.
 
     Raises:
         SpecError: when the stored sweep's fixed options differ from ``spec``'s.
@@ -141,7 +149,7 @@ def run_sweep(
             out.mkdir(parents=True, exist_ok=True)
             store = Store(out / STORE_NAME)
         try:
-            outcome = _coordinate(store, spec, trials, executor, progress)
+            outcome = _coordinate(store, spec, trials, executor, progress, retry_failed)
         finally:
             store.close()
     except BaseException:
@@ -152,14 +160,22 @@ def run_sweep(
 
 
 def _coordinate(
-    store: Store, spec: Spec, trials: list[Any], executor: Any, progress: bool | None
+    store: Store,
+    spec: Spec,
+    trials: list[Any],
+    executor: Any,
+    progress: bool | None,
+    retry_failed: bool = False,
 ) -> SweepOutcome:
     store.save_spec(spec)
     store.add_trials(trials)
     store.requeue_running()
     wanted = {t.key for t in trials}
+    retried = store.retry_failed(wanted) if retry_failed else 0
     rows = [r for r in store.trials() if r.key in wanted]
-    outcome = SweepOutcome(total=len(rows), skipped=sum(r.status in _DONE for r in rows))
+    outcome = SweepOutcome(
+        total=len(rows), skipped=sum(r.status in _DONE for r in rows), retried=retried
+    )
     queue = deque((r.key, r.config) for r in rows if r.status == "pending")
     limit = 2 * getattr(executor, "workers", 4)
     inflight: dict[Any, tuple[str, dict[str, Any]]] = {}
@@ -187,6 +203,8 @@ def _coordinate(
                     result = TrialResult("failed", error=f"the worker died twice: {text}")
                 store.record(key, result)
                 setattr(outcome, result.status, getattr(outcome, result.status) + 1)
+                for category in {w.partition(":")[0] for w in result.warnings}:
+                    outcome.warned[category] = outcome.warned.get(category, 0) + 1
             bar.update(outcome, len(inflight))
     except BaseException:
         for future in inflight:

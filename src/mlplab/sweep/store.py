@@ -6,7 +6,10 @@ timeout), so a killed coordinator loses at most the trials that were still runni
 ``spec`` (the canonical spec JSON), ``trials`` (one row per trial key) and ``epochs`` (one row
 per trial and epoch). A trial's status moves ``pending → running → finished | diverged |
 failed``; :meth:`Store.requeue_running` sends trials a killed coordinator left ``running``
-back to ``pending``.
+back to ``pending`` and :meth:`Store.retry_failed` sends ``failed`` ones back, keeping their old
+errors in ``past_errors``. Columns added since the first release (``past_errors``, ``warnings``)
+are added to an older file when it is opened (``ALTER TABLE ... ADD COLUMN``: old rows read as
+empty lists), so every sweep folder ever written still opens.
 
 Examples:
     >>> import tempfile, pathlib
@@ -48,11 +51,14 @@ CREATE TABLE IF NOT EXISTS trials (
     key TEXT PRIMARY KEY, position INTEGER NOT NULL, config TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', metrics TEXT, error TEXT,
     wall_seconds REAL, train_seconds REAL, host TEXT, started TEXT, ended TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0);
+    attempts INTEGER NOT NULL DEFAULT 0, past_errors TEXT, warnings TEXT);
 CREATE TABLE IF NOT EXISTS epochs (
     key TEXT NOT NULL REFERENCES trials(key), epoch INTEGER NOT NULL, train_loss REAL,
     train_accuracy REAL, val_loss REAL, val_accuracy REAL, lr REAL, PRIMARY KEY (key, epoch));
 """
+#: Columns of ``trials`` added after the first release (JSON lists); :class:`Store` adds them to
+#: an older file. Old readers name their columns, so they still read a migrated file.
+_ADDED_COLUMNS = ("past_errors", "warnings")
 
 
 @dataclass
@@ -61,7 +67,9 @@ class TrialRow:
 
     ``metrics`` holds the names of a run folder's ``summary.json`` (``test_accuracy``,
     ``test_loss``, ``train_accuracy``, ...); a diverged trial's hold ``diverged_step`` and
-    ``diverged_lr``. ``attempts`` counts the times a worker started it.
+    ``diverged_lr``. ``attempts`` counts the times a worker started it. ``past_errors`` holds
+    the ``{"error", "ended"}`` of each failure that ``--retry-failed`` put back in the queue;
+    ``warnings`` the distinct warnings the trial raised, one line each (the first of each kind).
 
     Examples:
         >>> TrialRow("k", {"lr": 0.1}).status
@@ -79,6 +87,8 @@ class TrialRow:
     started: str | None = None
     ended: str | None = None
     attempts: int = 0
+    past_errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _number(value: Any) -> Any:
@@ -86,6 +96,12 @@ def _number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _trial_row(r: tuple[Any, ...]) -> TrialRow:
+    """A ``trials`` row (in :meth:`Store.trials`'s column order) as a :class:`TrialRow`."""
+    metrics, past, warned = (json.loads(r[i]) if r[i] else None for i in (3, 11, 12))
+    return TrialRow(r[0], json.loads(r[1]), r[2], metrics or {}, *r[4:11], past or [], warned or [])
 
 
 def _dumps(value: Any) -> str:
@@ -113,6 +129,13 @@ class Store:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        for column in (c for c in _ADDED_COLUMNS if c not in have):  # an older sweep file
+            try:
+                self._write(f"ALTER TABLE trials ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError as err:  # another process added it meanwhile
+                if "duplicate column" not in str(err):
+                    raise
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]] | tuple[Any, ...] = ()) -> int:
         """Run one statement (or one per row) in its own transaction; return rows changed."""
@@ -229,6 +252,41 @@ class Store:
         """
         return self._write("UPDATE trials SET status = 'pending' WHERE status = 'running'")
 
+    def retry_failed(self, keys: set[str] | None = None) -> int:
+        """Send ``failed`` trials (those in ``keys``, or all) back to pending; return how many.
+
+        Each one's error and end time are appended to its ``past_errors``; its error, metrics
+        and epoch rows are cleared, its ``attempts`` keep counting.
+
+        Examples:
+            >>> import tempfile; from pathlib import Path
+            >>> from mlplab.sweep import spec_from_options
+            >>> from mlplab.sweep.trial import TrialResult
+            >>> s = Store(Path(tempfile.mkdtemp()) / "sweep.sqlite")
+            >>> _ = s.add_trials(spec_from_options(["lr=0.1"], []).trials())
+            >>> s.record(s.trials()[0].key, TrialResult("failed", error="OSError: disk", ended="t"))
+            >>> s.retry_failed(), s.trials()[0].status, s.trials()[0].past_errors
+            (1, 'pending', [{'ended': 't', 'error': 'OSError: disk'}])
+            >>> s.close()
+        """
+        rows = self._db.execute(
+            "SELECT key, error, ended, past_errors FROM trials WHERE status = 'failed'"
+        ).fetchall()
+        updates = [
+            (_dumps([*json.loads(past or "[]"), {"error": error, "ended": ended}]), key)
+            for key, error, ended, past in rows
+            if keys is None or key in keys
+        ]
+        if not updates:
+            return 0
+        self._write(
+            "UPDATE trials SET status = 'pending', past_errors = ?, error = NULL, metrics = NULL, "
+            "ended = NULL WHERE key = ?",
+            updates,
+        )
+        self._write("DELETE FROM epochs WHERE key = ?", [(key,) for _, key in updates])
+        return len(updates)
+
     def mark_running(self, key: str, host: str | None = None) -> None:
         """Mark a trial as running (submitted to a worker) and count the attempt.
 
@@ -295,9 +353,10 @@ class Store:
                            "(?, ?, ?, ?, ?, ?, ?)", epochs)  # fmt: skip
             db.execute(
                 "UPDATE trials SET status = ?, metrics = ?, error = ?, wall_seconds = ?, "
-                "train_seconds = ?, host = ?, started = ?, ended = ? WHERE key = ?",
+                "train_seconds = ?, host = ?, started = ?, ended = ?, warnings = ? WHERE key = ?",
                 (result.status, _dumps(metrics), result.error, result.wall_seconds,
-                 result.train_seconds, result.host, result.started, result.ended, key),
+                 result.train_seconds, result.host, result.started, result.ended,
+                 _dumps(list(result.warnings)), key),
             )  # fmt: skip
         except BaseException:
             db.execute("ROLLBACK")
@@ -327,15 +386,12 @@ class Store:
         if status is not None and status not in STATUSES:
             raise ValueError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
         sql = ("SELECT key, config, status, metrics, error, wall_seconds, train_seconds, host, "
-               "started, ended, attempts FROM trials")  # fmt: skip
+               "started, ended, attempts, past_errors, warnings FROM trials")  # fmt: skip
         args: tuple[Any, ...] = ()
         if status is not None:
             sql, args = sql + " WHERE status = ?", (status,)
         rows = self._db.execute(sql + " ORDER BY position", args).fetchall()
-        return [
-            TrialRow(r[0], json.loads(r[1]), r[2], json.loads(r[3]) if r[3] else {}, *r[4:])
-            for r in rows
-        ]
+        return [_trial_row(r) for r in rows]
 
     def epochs(self, key: str) -> list[dict[str, Any]]:
         """A trial's per-epoch rows (``epoch``, train/val loss and accuracy, ``lr``).

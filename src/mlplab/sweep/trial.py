@@ -6,6 +6,9 @@ with the same flags. It runs in a worker process and returns a :class:`TrialResu
 picklable); it never touches the sweep's database. A loss that becomes NaN/inf is a result
 (``diverged``, with the step and lr), an exception is ``failed`` with a one-line error. Data sets
 are loaded once per worker process (:func:`load_split` caches them by name, root, split, dtype).
+Warnings raised while a trial trains (``SubnormalWarning`` on a deep net with too small weights,
+NumPy's overflow warnings on a diverging one) are not printed by the worker: the first of each
+kind and call site is kept, one line, in ``TrialResult.warnings`` and the store.
 
 Examples:
     >>> from mlplab.commands.train import make_config
@@ -21,6 +24,7 @@ import os
 import re
 import socket
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +40,8 @@ class TrialResult:
     ``status`` is ``finished``, ``diverged`` or ``failed``; ``metrics`` uses the names of a run
     folder's ``summary.json`` (a diverged trial's: ``diverged_step``, ``diverged_lr``,
     ``epochs``); ``epochs`` holds one row per finished epoch; ``train_seconds`` is the time
-    inside training, ``wall_seconds`` the whole trial in the worker (data lookup included).
+    inside training, ``wall_seconds`` the whole trial in the worker (data lookup included);
+    ``warnings`` the distinct warnings it raised, ``"Category: message"`` (see :func:`run_trial`).
 
     Examples:
         >>> TrialResult("failed", error="ValueError: bad").error
@@ -52,6 +57,7 @@ class TrialResult:
     host: str = ""
     started: str = ""
     ended: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def worker_threads(workers: int, cores: int | None = None) -> int:
@@ -114,9 +120,32 @@ def _divergence(message: str) -> dict[str, Any]:
     return out
 
 
+def distinct_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """One line per kind of warning: the first message of each category and call site.
+
+    A warning raised every epoch with other numbers in its text (``fit: 43% of grad
+    subnormal``, then ``47% ...``) is one kind.
+
+    Examples:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     for share in (43, 47):
+        ...         warnings.warn(f"fit: {share}% of grad  subnormal", RuntimeWarning)
+        >>> distinct_warnings(caught)
+        ['RuntimeWarning: fit: 43% of grad subnormal']
+    """
+    seen: dict[tuple[str, str, int], str] = {}
+    for w in caught:
+        where = (w.category.__name__, w.filename, w.lineno)
+        seen.setdefault(where, f"{w.category.__name__}: {' '.join(str(w.message).split())}")
+    return list(seen.values())
+
+
 def run_trial(config: dict[str, Any]) -> TrialResult:
     """Train one full ``mlplab train`` configuration and return its result (never raises
-    for a trial's own errors: they become ``failed``).
+    for a trial's own errors: they become ``failed``). Its warnings are recorded, not printed
+    (:func:`distinct_warnings`).
 
     Args:
         config: a resolved config, as ``mlplab.commands.train.make_config`` returns it.
@@ -127,8 +156,7 @@ def run_trial(config: dict[str, Any]) -> TrialResult:
         >>> run_trial(bad).status, run_trial(bad).metrics["diverged_step"]
         ('diverged', 10)
     """
-    from ..commands.train import train_config
-    from ..train import Callback, DivergenceError
+    from ..train import Callback
 
     t0, started = time.perf_counter(), _now()
     host = f"{socket.gethostname()}:{os.getpid()}"
@@ -138,21 +166,9 @@ def run_trial(config: dict[str, Any]) -> TrialResult:
         def on_epoch_end(self, state: Any) -> None:
             rows.append(dict(state.logs))
 
-    train_seconds = 0.0
-    try:
-        config = copy.deepcopy(config)
-        train_set, test_set = load_split(config, "train"), load_split(config, "test")
-        t1 = time.perf_counter()
-        try:
-            _, summary = train_config(config, train_set, test_set, callbacks=[Rows()])
-        finally:
-            train_seconds = time.perf_counter() - t1
-        status, metrics, error = "finished", summary, None
-    except DivergenceError as err:
-        status, error = "diverged", " ".join(str(err).split())
-        metrics = _divergence(error) | {"epochs": len(rows)}
-    except Exception as err:  # a trial's failure is a result; the sweep goes on
-        status, metrics, error = "failed", {}, _one_line(err)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, metrics, error, train_seconds = _train(config, rows, Rows)
     return TrialResult(
         status=status,
         metrics=metrics,
@@ -163,4 +179,30 @@ def run_trial(config: dict[str, Any]) -> TrialResult:
         host=host,
         started=started,
         ended=_now(),
+        warnings=distinct_warnings(caught),
     )
+
+
+def _train(
+    config: dict[str, Any], rows: list[dict[str, Any]], rows_callback: Any
+) -> tuple[str, dict[str, Any], str | None, float]:
+    """Train ``config``: (status, metrics, error, training seconds) for :func:`run_trial`."""
+    from ..commands.train import train_config
+    from ..train import DivergenceError
+
+    train_seconds = 0.0
+    try:
+        config = copy.deepcopy(config)
+        train_set, test_set = load_split(config, "train"), load_split(config, "test")
+        t1 = time.perf_counter()
+        try:
+            _, summary = train_config(config, train_set, test_set, callbacks=[rows_callback()])
+        finally:
+            train_seconds = time.perf_counter() - t1
+        status, metrics, error = "finished", summary, None
+    except DivergenceError as err:
+        status, error = "diverged", " ".join(str(err).split())
+        metrics = _divergence(error) | {"epochs": len(rows)}
+    except Exception as err:  # a trial's failure is a result; the sweep goes on
+        status, metrics, error = "failed", {}, _one_line(err)
+    return status, metrics, error, train_seconds
