@@ -268,7 +268,7 @@ def test_without_matplotlib_the_figures_are_skipped_with_one_line(tmp_path, caps
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_exact_zero_eigenvalues_are_the_predicted_flat_directions(seed):
     from mlplab.experiments.newton_problem import make_problem
-    from mlplab.experiments.newton_study import flat_directions
+    from mlplab.experiments.newton_spectrum import flat_directions
 
     p = make_problem(hidden=(3,), n_train=200)
     theta = p.init(seed)

@@ -35,10 +35,10 @@ import numpy as np
 from ..parallel import get_num_threads, set_num_threads
 from ..progress import progress_bar
 from .newton_paths import end_point, first_order_run, newton_run
-from .newton_spectrum import OUTCOMES, damping_search, spectrum
+from .newton_spectrum import OUTCOMES, damping_search, flat_directions, spectrum
 from .newton_toy import ToyConfig, toy_study
 
-__all__ = ["NewtonConfig", "flat_directions", "jsonable", "run_newton"]
+__all__ = ["NewtonConfig", "jsonable", "run_newton"]
 
 
 @dataclass(frozen=True)
@@ -184,59 +184,6 @@ def _local_optima(problem: Any, theta0: np.ndarray, cfg: NewtonConfig, bar: Any)
                     "theta": run["theta"]}  # fmt: skip
         bar.update(1)
     return out
-
-
-def flat_directions(
-    problem: Any, theta: np.ndarray, eigenvalues: np.ndarray, hess: np.ndarray | None = None
-) -> dict[str, Any]:
-    """Predict how many eigenvalues of ∇²f are exactly 0 (one hidden layer), and count them.
-
-    Two reasons make f exactly flat along a direction of θ (zero gradient and curvature there,
-    at every order, for this batch):
-
-    - softmax is unchanged when one number is added to every logit: moving the output bias
-      along (1, …, 1), or one row of the output weights along (1, …, 1) — h + 1 directions;
-    - hidden unit j only sees the examples on which it is active (relu′ = 1): its n_in + 1
-      incoming parameters act through A_j = [x, 1] over those rows, so n_in + 1 − rank(A_j) of
-      them are invisible (a constant input feature such as an always-empty border tile, or a
-      unit active on fewer examples than it has inputs).
-
-    Returns:
-        ``{"softmax_shift": h + 1, "unseen_inputs": Σⱼ (n_in + 1 − rank A_j), "predicted",
-        "measured": #(|λ| ≤ 1e-12·max|λ|), "softmax_shift_curvature": ‖Hv‖/max|λ| along the
-        output-bias shift v (when ``hess`` is given)}``; the prediction is None for deeper nets.
-
-    Both are lower bounds (a tiny batch, m·(classes − 1) < n, leaves more); on the 7×7-MNIST
-    networks the prediction is exact.
-
-    Examples:
-        >>> from mlplab.experiments.newton_problem import make_problem
-        >>> p = make_problem(hidden=(2,), n_train=128)
-        >>> theta = p.init(0)
-        >>> h = p.hessian(theta)
-        >>> d = flat_directions(p, theta, np.linalg.eigvalsh(h), h)
-        >>> d["softmax_shift"], d["unseen_inputs"], d["measured"]
-        (3, 11, 14)
-        >>> d["softmax_shift_curvature"] < 1e-15
-        True
-    """
-    sizes = problem.sizes
-    scale = float(np.abs(eigenvalues).max()) or 1.0
-    out: dict[str, Any] = {"measured": int(np.sum(np.abs(eigenvalues) <= 1e-12 * scale))}
-    if hess is not None:
-        v = np.zeros(problem.n)
-        v[-sizes[-1] :] = 1 / np.sqrt(sizes[-1])  # θ ends with the output bias
-        out["softmax_shift_curvature"] = float(np.linalg.norm(hess @ v)) / scale
-    if len(sizes) != 3:
-        return {**out, "softmax_shift": None, "unseen_inputs": None, "predicted": None}
-    n_in, h = sizes[0], sizes[1]
-    w, b = theta[: n_in * h].reshape(n_in, h), theta[n_in * h : n_in * h + h]
-    active = problem.x @ w + b > 0
-    a = np.c_[problem.x, np.ones(len(problem.x))]
-    unseen = sum(n_in + 1 - np.linalg.matrix_rank(a[active[:, j]]) if active[:, j].any()
-                 else n_in + 1 for j in range(h))  # fmt: skip
-    return {**out, "softmax_shift": h + 1, "unseen_inputs": int(unseen),
-            "predicted": h + 1 + int(unseen)}  # fmt: skip
 
 
 def _along_paths(problem: Any, theta0: np.ndarray, r1: dict, cfg: NewtonConfig, bar: Any) -> dict:
