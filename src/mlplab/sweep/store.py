@@ -356,7 +356,7 @@ class Store:
                 "train_seconds = ?, host = ?, started = ?, ended = ?, warnings = ? WHERE key = ?",
                 (result.status, _dumps(metrics), result.error, result.wall_seconds,
                  result.train_seconds, result.host, result.started, result.ended,
-                 _dumps(list(result.warnings)), key),
+                 _dumps(list(getattr(result, "warnings", ()))), key),
             )  # fmt: skip
         except BaseException:
             db.execute("ROLLBACK")
