@@ -3,10 +3,10 @@
 BatchNorm and LayerNorm are this one map with μ, σ² taken over different axes (the batch axes
 per feature, or each row's trailing features). As a composite of mean, var and power it is
 about 50 nodes a layer; here it is one. The forward is the composite's own sequence of array
-operations (so values agree with it bit for bit) and keeps μ and 1/√(σ² + ε); the backward
-rebuilds x̂ from x, as PyTorch does (one array less held per layer: measured, keeping x̂ cost a
-deep50-bn step about 1,200 fresh pages). With batch statistics over the n values of each
-group the VJP is
+operations regrouped for speed (values agree with it to rounding), and keeps μ and
+1/√(σ² + ε); the backward rebuilds x̂ from x, as PyTorch does (one array less held per layer:
+measured, keeping x̂ cost a deep50-bn step about 1,200 fresh pages). With batch statistics over
+the n values of each group the VJP is
 
     ∂/∂x = (1/√(σ² + ε)) ∘ (ĝ − mean(ĝ) − x̂ ∘ mean(ĝ ∘ x̂)),   ĝ = γ ∘ g,
     ∂/∂γ = Σ g ∘ x̂,   ∂/∂β = Σ g   (Σ over the axes γ is broadcast along),
@@ -36,6 +36,8 @@ from .shape import reshape, sum
 
 __all__ = ["Normalize", "normalize"]
 
+_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 class Normalize(Op):
     """γ ∘ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over ``axes``, or given as ``stats``.
@@ -47,6 +49,7 @@ class Normalize(Op):
 
     __slots__ = (
         "axes", "view", "eps", "weight", "bias", "stats", "param_axes", "mean", "var", "inv_std",
+        "ones",
     )  # fmt: skip
 
     def __init__(
@@ -68,63 +71,75 @@ class Normalize(Op):
         self.param_axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(self.view) if n == 1 and x.shape[lead + i] != 1
         )
+        self.ones = {}
         if self.stats is None:
             count = np.asarray(math.prod(x.shape[i] for i in self.axes), dtype)
-            mu = x.sum(axis=self.axes, keepdims=True) / count
+            mu = self._sum(x, self.axes) / count
             out = x - mu
-            sigma2 = (out * out).sum(axis=self.axes, keepdims=True) / count
+            sigma2 = self._sum(out * out, self.axes) / count
         else:
             mu, sigma2 = self.stats
             out = x - mu
         inv_std = (sigma2 + np.asarray(self.eps, dtype)) ** np.asarray(-0.5, dtype)
         self.mean, self.var, self.inv_std = mu, sigma2, inv_std
-        out *= inv_std  # x̂, in place: the composite's values, one array fewer
-        if self.weight:
-            out *= params[0].reshape(self.view)
+        # In place, γ/√(σ² + ε) as one factor: a broadcast pass costs ~2.5 same-shape ones.
+        out *= inv_std * params[0].reshape(self.view) if self.weight else inv_std
         if self.bias:
             out += params[-1].reshape(self.view)
         return out
 
-    def _x_hat(self, x: Any) -> Any:
-        """x̂ rebuilt from x: keeping μ and 1/√(σ² + ε) instead of x̂ (as PyTorch does) holds
-        one array less per layer between forward and backward, and fewer fresh pages."""
-        x_hat = x - self.mean
-        x_hat *= self.inv_std
-        return x_hat
+    def _sum(self, a: Any, axes: tuple[int, ...]) -> Any:
+        """Σ over ``axes``, dims kept; over the rows or columns of a matrix as a product with
+        ones, which BLAS does ~2.5 times faster than NumPy's reduction (128 × 100 float32)."""
+        if a.ndim != 2 or a.dtype not in _BLAS_DTYPES or axes not in ((0,), (1,)):
+            return a.sum(axis=axes, keepdims=True)
+        key = (axes, a.shape, a.dtype)
+        ones = self.ones.get(key)
+        if ones is None:
+            shape = (1, a.shape[0]) if axes == (0,) else (a.shape[1], 1)
+            ones = self.ones[key] = np.ones(shape, a.dtype)
+        return ones @ a if axes == (0,) else a @ ones
 
     def vjp(self, g: Tensor, out: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
         if _grad_state.enabled:
             return self._recorded_vjp(g, x, *params)
         gd, axes, param_axes, inv_std = g.data, self.axes, self.param_axes, self.inv_std
-        batch = self.stats is None
+        batch, wants_dx = self.stats is None, x.requires_grad
+        grouped = param_axes == axes  # γ, β, μ, σ² all per group: BatchNorm
         gamma = params[0].data.reshape(self.view) if self.weight else None
-        x_hat: Any = self._x_hat(x.data) if self.weight or (batch and x.requires_grad) else None
-        shortcut = batch and param_axes == axes and x.requires_grad
-        # ∂/∂β = Σ g and ∂/∂γ = Σ g x̂, also the two reductions BatchNorm's ∂/∂x needs
-        d_beta: Any = gd.sum(axis=param_axes) if self.bias or shortcut else None
-        d_gamma: Any = (gd * x_hat).sum(axis=param_axes) if self.weight or shortcut else None
+        scale = inv_std if gamma is None else inv_std * gamma  # γ/√(σ² + ε)
+        sums = batch and grouped and wants_dx
+        # x̂ = (x − μ)/√(σ² + ε) is rebuilt from x: keeping μ and 1/√(σ² + ε) instead (as
+        # PyTorch does) holds one array less per layer between forward and backward. Grouped,
+        # the factor 1/√(σ² + ε) stays outside the sums and c is x − μ; else c is x̂.
+        c: Any = x.data - self.mean if self.weight or (batch and wants_dx) else None
+        if c is not None and not grouped:
+            c *= inv_std
+        sum_g: Any = self._sum(gd, param_axes) if self.bias or sums else None  # ∂/∂β
+        sum_gc: Any = self._sum(gd * c, param_axes) if self.weight or sums else None
         dx = None
-        if x.requires_grad:
-            scale = inv_std if gamma is None else inv_std * gamma
+        if wants_dx and not batch:
+            dx = gd * scale
+        elif wants_dx:
             n = np.asarray(math.prod(gd.shape[i] for i in axes), gd.dtype)
-            if not batch:
+            if grouped:
+                # mean(ĝ) = γ Σg/n and mean(ĝ x̂) = γ Σ g x̂/n, so with x̂ = c/√(σ² + ε):
+                # ∂/∂x = g∘scale − c∘(scale·Σ g c/((σ² + ε)·n)) − scale·Σg/n
                 dx = gd * scale
-            elif shortcut:
-                # BatchNorm: γ is constant over each group, so mean(ĝ) = γ·Σg/n and
-                # mean(ĝ x̂) = γ·Σ g x̂/n: the sums above are all the reductions needed.
-                dx = gd - d_beta.reshape(inv_std.shape) / n
-                dx -= x_hat * (d_gamma.reshape(inv_std.shape) / n)
-                dx *= scale
+                c *= scale * inv_std * inv_std * (sum_gc / n)
+                dx -= c
+                dx -= scale * (sum_g / n)
             else:
                 g_hat = gd if gamma is None else gd * gamma
-                dx = g_hat - g_hat.sum(axis=axes, keepdims=True) / n
-                dx -= x_hat * ((g_hat * x_hat).sum(axis=axes, keepdims=True) / n)
+                dx = g_hat - self._sum(g_hat, axes) / n
+                dx -= c * (self._sum(g_hat * c, axes) / n)
                 dx *= inv_std
         grads: list[Tensor | None] = [None if dx is None else Tensor._make(dx)]
-        for wanted, grad, param in ((self.weight, d_gamma, 0), (self.bias, d_beta, -1)):
-            if wanted:
-                shape = params[param].shape
-                grads.append(Tensor._make(grad if grad.shape == shape else grad.reshape(shape)))
+        if self.weight:  # ∂/∂γ = Σ g x̂
+            d_gamma = sum_gc * inv_std if grouped else sum_gc
+            grads.append(Tensor._make(d_gamma.reshape(params[0].shape)))
+        if self.bias:
+            grads.append(Tensor._make(sum_g.reshape(params[-1].shape)))
         return tuple(grads)
 
     def _recorded_vjp(self, g: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
