@@ -15,7 +15,7 @@ import mlplab
 from mlplab import nn
 from mlplab.functional import batch_norm, layer_norm, mean, var
 from mlplab.nn.norm import _standardize_composite
-from mlplab.ops.normalize import Normalize, normalize
+from mlplab.ops.normalization import Normalize, normalize
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
 from gradcheck import check_second_order, check_vjp  # noqa: E402

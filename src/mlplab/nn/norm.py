@@ -9,7 +9,7 @@ variance σ² (divided by the count, not count − 1); they differ in what they 
   (momentum 1/t at the t-th batch). In eval mode the running statistics replace the batch ones.
 - LayerNorm: μ, σ² per row over its trailing features; no running statistics.
 
-Both run as one fused node (:class:`mlplab.ops.normalize.Normalize`: the forward keeps μ and
+Both run as one fused node (:class:`mlplab.ops.normalization.Normalize`: the forward keeps μ and
 1/√(σ² + ε), a first-order backward works on arrays) whose recorded VJP is written in mlplab
 ops, so second derivatives work: ``hvp`` and Newton's method work on normalized networks. An
 input whose dtype differs from γ's, or is not floating, takes the composite of mean, var and
@@ -30,7 +30,7 @@ import numpy as np
 
 from ..functional import mean, var
 from ..ops import add, apply, as_tensor, multiply, power, reshape, subtract
-from ..ops.normalize import Normalize
+from ..ops.normalization import Normalize
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .module import Module
 from .parameter import Parameter

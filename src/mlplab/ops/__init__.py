@@ -20,6 +20,7 @@ The modules, each importing only those before it:
 - :mod:`.reduce`: max, min, argmax, argmin;
 - :mod:`.linalg`: matmul;
 - :mod:`.fused`: affine (x W + b) and softmax cross-entropy as single nodes, for speed;
+- :mod:`.normalization`: batch and layer normalization, γ ∘ (x − μ)/√(σ² + ε) + β, as one node;
 - :mod:`.methods`: the Tensor operators and methods.
 """
 
@@ -45,6 +46,7 @@ from .elementwise import (
 from .fused import affine, softmax_cross_entropy
 from .linalg import MatMul as MatMul
 from .linalg import matmul
+from .normalization import normalize
 from .reduce import argmax, argmin, max, min
 from .shape import (
     astype,
@@ -65,5 +67,5 @@ __all__ = [
     "exp", "log", "log1p", "tanh", "erf", "where", "matmul", "sum", "max", "min", "argmax",
     "argmin", "clone", "reshape", "transpose",
     "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "astype", "affine", "relu",
-    "softmax_cross_entropy",
+    "softmax_cross_entropy", "normalize",
 ]  # fmt: skip
