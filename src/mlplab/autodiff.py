@@ -41,11 +41,24 @@ class _Freed(Op):
 _FREED = _Freed()
 
 
-def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Return the nodes that need a gradient, each after all of its inputs (iterative DFS)."""
+def topological_order(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """Return the recorded nodes that need a gradient, each after all of its inputs (iterative
+    DFS), and apart from them the leaves that need one, in the order they are reached.
+
+    The leaves need no place in the order: a leaf's gradient is complete once every node is.
+    """
     order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r.requires_grad]
+    leaves: list[Tensor] = []
+    visited: set[int] = set()  # a node once expanded, a leaf once reached
+    stack: list[tuple[Tensor, bool]] = []
+    for r in roots:
+        if not r.requires_grad:
+            continue
+        if r.op is not None:
+            stack.append((r, False))
+        elif id(r) not in visited:
+            visited.add(id(r))
+            leaves.append(r)
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -56,9 +69,14 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         visited.add(id(node))
         stack.append((node, True))
         for inp in node.inputs:
-            if inp.requires_grad and id(inp) not in visited:
+            if not inp.requires_grad or id(inp) in visited:
+                continue
+            if inp.op is not None:
                 stack.append((inp, False))
-    return order
+            else:
+                visited.add(id(inp))
+                leaves.append(inp)
+    return order, leaves
 
 
 def _seed(output: Tensor, grad_output: Any, where: str) -> Tensor:
@@ -90,7 +108,7 @@ def _propagate(
     wanted: dict[int, Tensor] | None,
 ) -> dict[int, Tensor]:
     """Run the backward pass; accumulate into leaves' ``.grad`` or collect ``wanted`` ones."""
-    order = topological_order(outputs)
+    order, leaves = topological_order(outputs)
     grads: dict[int, Tensor] = {}
     for out, seed in zip(outputs, seeds, strict=False):
         if out.requires_grad:
@@ -108,17 +126,10 @@ def _propagate(
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            op = node.op
-            if op is None:
-                if wanted is None:
-                    _accumulate(node, g, create_graph, taken)
-                elif id(node) in wanted:
-                    collected[id(node)] = g
-                continue
             if wanted is not None and id(node) in wanted:
                 collected[id(node)] = g
             inputs = node.inputs
-            input_grads = op.vjp(g, node, *inputs)
+            input_grads = node.op.vjp(g, node, *inputs)
             for inp, ig in zip(inputs, input_grads, strict=False):
                 if ig is None or not inp.requires_grad:
                     continue
@@ -127,6 +138,14 @@ def _propagate(
                 grads[key] = ig if prev is None else prev + ig
             if not retain_graph:
                 node.op, node.inputs = _FREED, ()
+        for leaf in leaves:  # every node is done: the leaves' gradients are complete
+            g = grads.pop(id(leaf), None)
+            if g is None:
+                continue
+            if wanted is None:
+                _accumulate(leaf, g, create_graph, taken)
+            elif id(leaf) in wanted:
+                collected[id(leaf)] = g
     return collected
 
 

@@ -47,14 +47,7 @@ class Affine(Op):
         self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
     ) -> tuple[Tensor | None, ...]:
         if not _grad_state.enabled:
-            # First order: the same three array calls as the recorded form below (bit-identical),
-            # without its four nodes, two transposes and their checks.
-            gd = g.data
-            return (
-                Tensor._make(gd @ w.data.transpose((1, 0))) if x.requires_grad else None,
-                Tensor._make(x.data.transpose((1, 0)) @ gd) if w.requires_grad else None,
-                Tensor._make(gd.sum(axis=(0,), keepdims=False)) if b.requires_grad else None,
-            )
+            return _affine_vjp_arrays(g.data, x, w, b)
         return (
             apply(_MATMUL, g, apply(_TRANSPOSE_2D, w)) if x.requires_grad else None,
             apply(_MATMUL, apply(_TRANSPOSE_2D, x), g) if w.requires_grad else None,
@@ -63,6 +56,21 @@ class Affine(Op):
 
 
 _AFFINE = Affine()
+
+
+def _affine_vjp_arrays(gd: Any, x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
+    """Affine's first-order VJP: the same three array calls as its recorded form (bit-identical),
+    without its four nodes, two transposes and their checks."""
+    return (
+        Tensor._make(gd @ w.data.T) if x.requires_grad else None,
+        Tensor._make(x.data.T @ gd) if w.requires_grad else None,
+        # np.add.reduce is what ndarray.sum calls (through a Python wrapper)
+        Tensor._make(_sum_rows(gd)) if b.requires_grad else None,
+    )
+
+
+def _sum_rows(a: Any) -> Any:
+    return np.add.reduce(a, axis=0) if type(a) is np.ndarray else a.sum(axis=0)
 
 
 class AffineReLU(Op):
@@ -86,12 +94,14 @@ class AffineReLU(Op):
         self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
     ) -> tuple[Tensor | None, ...]:
         y = out.data
-        mask = parallel.ufunc(np.not_equal, y, 0) if parallel.worth_cutting(y.size) else y != 0
-        if not _grad_state.enabled:
-            masked = Tensor._make(_MUL.forward(g.data, mask))
-        else:
-            masked = apply(_MUL, g, Tensor._make(mask))
-        return _AFFINE.vjp(masked, out, x, w, b)
+        if parallel.worth_cutting(y.size):
+            mask = parallel.ufunc(np.not_equal, y, 0)
+            if _grad_state.enabled:
+                return _AFFINE.vjp(apply(_MUL, g, Tensor._make(mask)), out, x, w, b)
+            return _affine_vjp_arrays(_MUL.forward(g.data, mask), x, w, b)
+        if _grad_state.enabled:
+            return _AFFINE.vjp(apply(_MUL, g, Tensor._make(y != 0)), out, x, w, b)
+        return _affine_vjp_arrays(g.data * (y != 0), x, w, b)  # Multiply's uncut forward
 
 
 _AFFINE_RELU = AffineReLU()
