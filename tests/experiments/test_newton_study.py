@@ -9,7 +9,7 @@ import pytest
 from mlplab import Tensor
 from mlplab.cli import main
 from mlplab.experiments.newton_paths import end_point, first_order_run, newton_run
-from mlplab.experiments.newton_problem import MLPProblem
+from mlplab.experiments.newton_problem import MLPProblem, make_problem
 from mlplab.experiments.newton_spectrum import classify, damping_search, spectrum
 from mlplab.experiments.newton_study import NewtonConfig, jsonable, run_newton
 
@@ -161,6 +161,8 @@ def test_jsonable_writes_no_nan_literals():
         ({"damping": -1.0}, "damping must be a number > 0, got -1.0"),
         ({"lambdas": (math.nan,)}, "lambdas must be numbers >= 0"),
         ({"blowup": 1.0}, "blowup must be > 1, got 1.0"),
+        ({"start_damping_factor": 1.0}, "start_damping_factor must be a number > 1, got 1.0"),
+        ({"start_damped_steps": 0}, "start_damped_steps must be an integer >= 1, got 0"),
         ({"spectrum_points": 100, "first_order_steps": 10}, "spectrum_points (100)"),
     ],
 )
@@ -193,6 +195,30 @@ def test_two_quick_runs_give_equal_numbers(tmp_path):
     other = run_newton(tmp_path / "c", NewtonConfig.quick(cost=False, seed=1), progress=False,
                        figures=False)  # fmt: skip
     assert _numbers(other["local_optima"]) != _numbers(a["local_optima"])
+
+
+def test_reason_5_damped_newton_uses_reason_4s_lambda_and_its_multiple(tmp_path):
+    config = NewtonConfig.quick(cost=False, start_damped_steps=3)
+    res = run_newton(tmp_path, config, progress=False, figures=False)
+    r5, safe = res["starts"], res["damping"]["smallest_safe"]
+    problem = make_problem(hidden=config.hidden, n_train=config.n_train, seed=config.seed)
+    lam = config.damping if safe is None else safe
+    assert r5["dampings"] == {"newton_damped": lam, "newton_damped_large": 10 * lam}
+    for key in ("newton_full", "newton_damped", "newton_damped_large", "gd", "adam"):
+        assert sum(r5["counts"][key].values()) == config.starts
+    for row in r5["rows"]:
+        for key, damping in r5["dampings"].items():
+            end = row[key]
+            assert end["lambda_min"] is not None and end["steps"] <= 3  # always a spectrum
+            again = newton_run(problem, problem.init(row["seed"]), 3, damping=damping,
+                               blowup=config.blowup)  # fmt: skip
+            assert end["loss"] == again["losses"][-1]
+            ls = again["losses"]
+            assert end["loss_up"] == any(b >= a for a, b in zip(ls[:-1], ls[1:], strict=False))
+    spread = r5["spread"]["newton_damped"]["lambda_min"]
+    lmins = [r["newton_damped"]["lambda_min"] for r in r5["rows"]]
+    assert (spread["min"], spread["max"], spread["finite"]) == (min(lmins), max(lmins), 3)
+    assert spread["median"] == float(np.median(lmins))
 
 
 def _strict(text):

@@ -135,8 +135,11 @@ def _conditioning(plt: Any, r2: dict[str, Any], sweep: dict[str, Any], path: Pat
 def _starts(plt: Any, r5: dict[str, Any], path: Path) -> None:
     from .newton_spectrum import OUTCOMES
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
-    names = {"newton_full": "full Newton", "gd": "GD", "adam": "Adam"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    names = {"newton_full": "full Newton"}
+    for key, lam in r5.get("dampings", {}).items():
+        names[key] = f"H + {lam:g}I"
+    names.update(gd="GD", adam="Adam")
     bottom = np.zeros(len(names))
     colors = {"minimum": "C2", "saddle": "C1", "diverged": "C3", "not converged": "0.6"}
     for outcome in OUTCOMES:

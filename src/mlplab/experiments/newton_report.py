@@ -114,6 +114,25 @@ def _cost_text(cost: dict[str, Any] | None) -> str:
     )
 
 
+def _start_columns(r5: dict[str, Any]) -> list[tuple[str, str]]:
+    damped = [(key, f"H + {lam:g}I") for key, lam in r5.get("dampings", {}).items()]
+    return [("newton_full", "full Newton"), *damped, ("gd", "GD"), ("adam", "Adam")]
+
+
+def _damped_starts_text(r5: dict[str, Any]) -> str:
+    """The damped columns of reason 5: steps, starts whose loss rose, ‖∇f‖ and λ_min spreads."""
+    parts = []
+    for key, lam in r5.get("dampings", {}).items():
+        ends = [r[key] for r in r5["rows"]]
+        up = sum(bool(e["loss_up"]) for e in ends)
+        parts.append(
+            f"H + {lam:g}I ({ends[0]['steps']} steps): the loss rose at some step from {up} of "
+            f"{len(ends)} starts, ‖∇f‖ {_spread([e['grad_norm'] for e in ends])}, λ_min "
+            f"{_spread([e['lambda_min'] for e in ends])}"
+        )
+    return "; at the damped end points " + "; ".join(parts) if parts else ""
+
+
 def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:
     """Return one row per reason: ``{"reason", "lecture", "english", "measured", "figure"}``.
 
@@ -170,15 +189,16 @@ def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:
             f"from {n} seeded starts: "
             + "; ".join(
                 f"{name}: " + ", ".join(f"{c} {o}" for o, c in counts[key].items() if c)
-                for key, name in (("newton_full", "full Newton"), ("gd", "GD"), ("adam", "Adam"))
+                for key, name in _start_columns(r5)
             )
             + f" ({sum(r['newton_full']['failure'] is not None for r in r5['rows'])} of the "
-            "Newton runs refused: singular H)"
+            "full Newton runs refused: singular H)"
             + "; final loss, median (min–max): "
             + "; ".join(
                 f"{name} {_spread([r[key]['loss'] for r in r5['rows']])}"
-                for key, name in (("newton_full", "full Newton"), ("gd", "GD"), ("adam", "Adam"))
+                for key, name in _start_columns(r5)
             )  # fmt: skip
+            + _damped_starts_text(r5)
             + f" (thresholds: ‖∇f‖ ≤ {r5['thresholds']['grad_tol']:g}, λ_min ≥ "
             f"−{r5['thresholds']['curvature_tol']:g}·max|λ|, diverged = loss > "
             f"{r5['thresholds']['blowup']:g}× start, non-finite or a singular system)"

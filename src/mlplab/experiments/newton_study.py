@@ -13,8 +13,9 @@ of :mod:`~mlplab.experiments.newton_toy`:
 3. cost — :func:`~mlplab.experiments.newton_cost.measure_cost` (NEWTON-COST's measurement);
 4. conditioning — the condition numbers at the same points, and a damping sweep from the
    initialization: the smallest λ for which (H + λI) steps stop increasing the loss;
-5. the starting point — full Newton, GD and Adam from ``starts`` seeded initializations, each
-   end point classified (thresholds in :mod:`~mlplab.experiments.newton_spectrum`).
+5. the starting point — full Newton, damped Newton (H + λI) with the λ reason 4 found safe
+   and with ``start_damping_factor``·λ, GD and Adam from ``starts`` seeded initializations,
+   each end point classified (thresholds in :mod:`~mlplab.experiments.newton_spectrum`).
 
 All arithmetic runs with one thread (mlplab's and the BLAS's), so the numbers, which a seed
 fixes, do not depend on the machine's core count.
@@ -68,6 +69,8 @@ class NewtonConfig:
     sweep_steps: int = 5
     starts: int = 20
     start_newton_steps: int = 10
+    start_damped_steps: int = 5
+    start_damping_factor: float = 10.0
     start_first_order_steps: int = 500
     grad_tol: float = 1e-3
     curvature_tol: float = 1e-3
@@ -85,7 +88,8 @@ class NewtonConfig:
         small = cls(
             hidden=(1,), n_train=32, newton_steps=3, first_order_steps=60, spectrum_points=2,
             lambdas=(0.0, 0.1, 1.0, 10.0), sweep_steps=2, starts=3, start_newton_steps=3,
-            start_first_order_steps=30, cost_hidden=(1, 2), cost_n_train=16, cost_repeats=1,
+            start_damped_steps=2, start_first_order_steps=30, cost_hidden=(1, 2), cost_n_train=16,
+            cost_repeats=1,
             toy=ToyConfig(steps=3),
         )  # fmt: skip
         return replace(small, **changes)
@@ -97,7 +101,8 @@ class NewtonConfig:
             ValueError: naming the key and the value.
         """
         positive = ("n_train", "newton_steps", "first_order_steps", "spectrum_points",
-                    "sweep_steps", "starts", "start_newton_steps", "start_first_order_steps",
+                    "sweep_steps", "starts", "start_newton_steps", "start_damped_steps",
+                    "start_first_order_steps",
                     "cost_n_train", "cost_repeats")  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -119,6 +124,11 @@ class NewtonConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"newton: {name} must be a number > 0, got {value!r}")
+        if not (math.isfinite(self.start_damping_factor) and self.start_damping_factor > 1):
+            raise ValueError(
+                f"newton: start_damping_factor must be a number > 1, got "
+                f"{self.start_damping_factor!r}"
+            )
         if not self.blowup > 1:
             raise ValueError(f"newton: blowup must be > 1, got {self.blowup!r}")
         if not self.lambdas or any(not (math.isfinite(v) and v >= 0) for v in self.lambdas):
@@ -246,9 +256,16 @@ def _damping_sweep(problem: Any, theta0: np.ndarray, cfg: NewtonConfig, bar: Any
     return res
 
 
-def _starts(problem: Any, cfg: NewtonConfig, bar: Any) -> dict:
-    """Reason 5: full Newton, GD and Adam from ``starts`` seeded initializations, classified."""
+def _starts(problem: Any, cfg: NewtonConfig, safe: float | None, bar: Any) -> dict:
+    """Reason 5: full and damped Newton, GD and Adam from ``starts`` seeded θ₀, classified.
+
+    The damped columns use (H + λI) with λ = ``safe`` (reason 4's smallest safe λ; the
+    config's ``damping`` when the sweep found none) and with ``start_damping_factor``·λ; their
+    end points always get a spectrum (λ_min), and ``loss_up`` says whether a step raised f.
+    """
     tol = _tolerances(cfg)
+    lam = cfg.damping if safe is None else float(safe)
+    dampings = {"newton_damped": lam, "newton_damped_large": cfg.start_damping_factor * lam}
     rows = []
     for s in range(cfg.starts):
         theta0 = problem.init(cfg.seed + s)
@@ -258,16 +275,34 @@ def _starts(problem: Any, cfg: NewtonConfig, bar: Any) -> dict:
         row["newton_full"] = end_point(problem, newton["theta"], start_loss, always_spectrum=False,
                                        failure=newton["failure"], **tol)  # fmt: skip
         row["newton_full"]["steps"] = len(newton["losses"]) - 1
+        for key, damping in dampings.items():
+            run = newton_run(problem, theta0, cfg.start_damped_steps, damping=damping,
+                             blowup=cfg.blowup)  # fmt: skip
+            ls = run["losses"]
+            row[key] = end_point(problem, run["theta"], start_loss, failure=run["failure"], **tol)
+            row[key]["steps"] = len(ls) - 1
+            row[key]["loss_up"] = any(not b < a for a, b in zip(ls[:-1], ls[1:], strict=False))
         for key, lr in (("gd", cfg.gd_lr), ("adam", cfg.adam_lr)):
             run = first_order_run(problem, theta0, key, lr, cfg.start_first_order_steps)
             row[key] = end_point(problem, run["theta"], start_loss, always_spectrum=False, **tol)
         rows.append(row)
         bar.update(1)
-    counts = {
-        key: {o: sum(r[key]["outcome"] == o for r in rows) for o in OUTCOMES}
-        for key in ("newton_full", "gd", "adam")
+    keys = ("newton_full", *dampings, "gd", "adam")
+    counts = {key: {o: sum(r[key]["outcome"] == o for r in rows) for o in OUTCOMES} for key in keys}
+    spread = {
+        key: {q: _quantiles([r[key][q] for r in rows]) for q in ("loss", "grad_norm", "lambda_min")}
+        for key in keys
     }
-    return {"rows": rows, "counts": counts, "thresholds": tol}
+    return {"rows": rows, "counts": counts, "dampings": dampings, "spread": spread,
+            "thresholds": tol}  # fmt: skip
+
+
+def _quantiles(values: list[Any]) -> dict[str, Any]:
+    """min, median and max of the finite values (None when there is none), and how many."""
+    v = np.sort([x for x in values if x is not None and math.isfinite(x)])
+    if not len(v):
+        return {"min": None, "median": None, "max": None, "finite": 0}
+    return {"min": v[0], "median": np.median(v), "max": v[-1], "finite": len(v)}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -318,7 +353,7 @@ def run_newton(
         timings["indefinite_s"], clock = time.perf_counter() - clock, time.perf_counter()
         r4 = _damping_sweep(problem, theta0, cfg, bar)
         timings["damping_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        r5 = _starts(problem, cfg, bar)
+        r5 = _starts(problem, cfg, r4["smallest_safe"], bar)
         timings["starts_s"], clock = time.perf_counter() - clock, time.perf_counter()
     finally:
         bar.close()
