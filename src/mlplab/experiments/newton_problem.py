@@ -183,7 +183,14 @@ class MLPProblem:
             )
 
     def logits(self, theta: Tensor, x: np.ndarray | None = None) -> Tensor:
-        """Return h_θ(x) (m, classes) with the layers sliced out of θ (mlplab ops throughout)."""
+        """Return h_θ(x) (m, classes) with the layers sliced out of θ (mlplab ops throughout).
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> p.logits(Tensor(np.array([1.0, 0, 0, 1, 0, 0]))).numpy()  # W = I, b = 0
+            array([[1., 0.],
+                   [0., 1.]])
+        """
         self._check(theta, "logits")
         z = Tensor(self.x if x is None else np.asarray(x, dtype=np.float64))
         offset, last = 0, len(self.sizes) - 2
@@ -197,11 +204,26 @@ class MLPProblem:
         return z
 
     def loss(self, theta: Tensor) -> Tensor:
-        """Return f(θ), the mean softmax cross-entropy, as a scalar Tensor with its graph."""
+        """Return f(θ), the mean softmax cross-entropy, as a scalar Tensor with its graph.
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> round(p.loss(Tensor(np.zeros(6))).item(), 6)  # uniform softmax: log 2
+            0.693147
+        """
         return cross_entropy(self.logits(theta), self.y)
 
     def loss_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Return (f(θ), ∇f(θ)) as a float and a float64 array (n,)."""
+        """Return (f(θ), ∇f(θ)) as a float and a float64 array (n,).
+
+        At θ = 0 the softmax is uniform: ∂f/∂W = xᵀ(p − onehot(y))/m, ∂f/∂b = Σ(p − onehot)/m.
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> loss, g = p.loss_grad(np.zeros(6))
+            >>> round(loss, 6), g.tolist()
+            (0.693147, [-0.25, 0.25, 0.25, -0.25, 0.0, 0.0])
+        """
         self._check(theta, "loss_grad")
         leaf = Tensor(np.asarray(theta, dtype=np.float64), requires_grad=True)
         loss = self.loss(leaf)
@@ -210,19 +232,42 @@ class MLPProblem:
         return float(loss.item()), np.asarray(g.data, dtype=np.float64).copy()
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """Return the dense Hessian ∇²f(θ) (n, n) via ``mlplab.hessian`` (n backward passes)."""
+        """Return the dense Hessian ∇²f(θ) (n, n) via ``mlplab.hessian`` (n backward passes).
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> h = p.hessian(np.zeros(6))  # PSD (convex), singular: softmax's shift invariance
+            >>> h[0, :2].tolist(), np.round(np.linalg.eigvalsh(h)[-2:], 12).tolist()
+            ([0.125, -0.125], [0.25, 0.75])
+        """
         self._check(theta, "hessian")
         return hessian_(self.loss, np.asarray(theta, dtype=np.float64)).numpy()
 
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Return ∇²f(θ) v via ``mlplab.hvp`` (about two gradients; H is never formed)."""
+        """Return ∇²f(θ) v via ``mlplab.hvp`` (about two gradients; H is never formed).
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> v = np.arange(6.0)
+            >>> bool(np.allclose(p.hvp(np.zeros(6), v), p.hessian(np.zeros(6)) @ v))
+            True
+            >>> p.hvp(np.zeros(6), np.ones(6)).tolist()  # adding 1 to every logit: flat
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        """
         self._check(theta, "hvp")
         self._check(np.asarray(v), "hvp", "v")
         theta64 = np.asarray(theta, dtype=np.float64)
         return hvp_(self.loss, theta64, np.asarray(v, dtype=np.float64)).numpy()
 
     def init(self, seed: int) -> np.ndarray:
-        """Return a Kaiming-normal θ: Wᵢ ~ N(0, 2/nᵢ) (fan_in), bᵢ = 0, from default_rng(seed)."""
+        """Return a Kaiming-normal θ: Wᵢ ~ N(0, 2/nᵢ) (fan_in), bᵢ = 0, from default_rng(seed).
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> theta = p.init(0)
+            >>> theta[4:].tolist(), bool(np.array_equal(theta, p.init(0)))  # b = 0; seeded
+            ([0.0, 0.0], True)
+        """
         rng = np.random.default_rng(seed)
         pieces = []
         for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=False):
@@ -232,7 +277,14 @@ class MLPProblem:
     def accuracy(
         self, theta: np.ndarray, x: np.ndarray | None = None, y: np.ndarray | None = None
     ) -> float:
-        """Return the fraction of argmax h_θ(x) = y (default: the training data)."""
+        """Return the fraction of argmax h_θ(x) = y (default: the training data).
+
+        Examples:
+            >>> p = MLPProblem((2, 2), np.eye(2), np.array([0, 1]))  # softmax regression, n = 6
+            >>> theta = np.array([1.0, 0, 0, 1, 0, 0])  # W = I: class = argmax x
+            >>> p.accuracy(theta), p.accuracy(theta, np.eye(2)[::-1], np.array([0, 1]))
+            (1.0, 0.0)
+        """
         if (x is None) != (y is None):
             raise ValueError("MLPProblem.accuracy: pass both x and y, or neither")
         with no_grad():

@@ -119,6 +119,11 @@ def _start_columns(r5: dict[str, Any]) -> list[tuple[str, str]]:
     return [("newton_full", "full Newton"), *damped, ("gd", "GD"), ("adam", "Adam")]
 
 
+def _seconds(ends: list[dict[str, Any]]) -> str:
+    seconds = [e["seconds"] for e in ends if e.get("seconds") is not None]
+    return f"{sum(seconds) / len(seconds):.1f} s a start" if seconds else "time not recorded"
+
+
 def _damped_starts_text(r5: dict[str, Any]) -> str:
     """The damped columns of reason 5: steps, starts whose loss rose, ‖∇f‖ and λ_min spreads."""
     parts = []
@@ -126,11 +131,16 @@ def _damped_starts_text(r5: dict[str, Any]) -> str:
         ends = [r[key] for r in r5["rows"]]
         up = sum(bool(e["loss_up"]) for e in ends)
         parts.append(
-            f"H + {lam:g}I ({ends[0]['steps']} steps): the loss rose at some step from {up} of "
+            f"H + {lam:g}I ({ends[0]['steps']} steps, {_seconds(ends)}): the loss rose at some "
+            f"step from {up} of "
             f"{len(ends)} starts, ‖∇f‖ {_spread([e['grad_norm'] for e in ends])}, λ_min "
             f"{_spread([e['lambda_min'] for e in ends])}"
         )
-    return "; at the damped end points " + "; ".join(parts) if parts else ""
+    if not parts:
+        return ""
+    first = [f"{name} {_seconds([r[key] for r in r5['rows']])}" for key, name in
+             (("gd", "GD"), ("adam", "Adam"))]  # fmt: skip
+    return f"; at the damped end points {'; '.join(parts)} (beside {', '.join(first)})"
 
 
 def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:

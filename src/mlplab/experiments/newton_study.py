@@ -185,11 +185,12 @@ def _starts(problem: Any, cfg: NewtonConfig, safe: float | None, bar: Any) -> di
                              blowup=cfg.blowup)  # fmt: skip
             ls = run["losses"]
             row[key] = end_point(problem, run["theta"], start_loss, failure=run["failure"], **tol)
-            row[key]["steps"] = len(ls) - 1
+            row[key]["steps"], row[key]["seconds"] = len(ls) - 1, run["seconds"]
             row[key]["loss_up"] = any(not b < a for a, b in zip(ls[:-1], ls[1:], strict=False))
         for key, lr in (("gd", cfg.gd_lr), ("adam", cfg.adam_lr)):
             run = first_order_run(problem, theta0, key, lr, cfg.start_first_order_steps)
             row[key] = end_point(problem, run["theta"], start_loss, always_spectrum=False, **tol)
+            row[key]["seconds"] = run["seconds"]
         rows.append(row)
         bar.update(1)
     keys = ("newton_full", *dampings, "gd", "adam")
