@@ -1,9 +1,10 @@
 """Executors: where trials run. One small interface over a local process pool and Dask.
 
-An executor has ``submit(config) -> future``, ``wait(futures, timeout) -> done futures``,
-``is_worker_loss(err)`` (the worker died, the trial itself did not fail) and ``close()``.
-:class:`LocalPool` is a ``ProcessPoolExecutor`` (forkserver on Linux, spawn elsewhere; each
-worker limits the BLAS to cores/N threads) that is rebuilt when a worker dies. :class:`DaskPool`
+An executor has ``submit(config, key) -> future``, ``wait(futures, timeout) -> done futures``,
+``is_worker_loss(err)`` (a worker died, the trial itself did not fail), ``lost_own_worker(future)``
+(the worker that died was running this trial: charge the death to it) and ``close()``.
+:class:`~mlplab.sweep.local.LocalPool` is a ``ProcessPoolExecutor`` (forkserver on Linux, spawn
+elsewhere; one BLAS thread per worker) that is rebuilt when a worker dies. :class:`DaskPool`
 sends trials to ``distributed.Client(address)`` for ``tcp://...``, to a ``LocalCluster`` for
 ``local:N`` or to a dask-jobqueue ``SLURMCluster`` (``--lifetime`` becomes the workers'
 ``--lifetime`` so a job ends between trials, not in one). Dask is imported only when asked for.
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import multiprocessing as mp
 import os
-import sys
 from typing import Any
 
 from ..commands import UsageError
+from .local import LocalPool
 from .trial import init_worker, run_trial
 
 __all__ = ["DaskPool", "LocalPool", "make_executor", "parse_slurm", "slurm_job_script"]
@@ -91,63 +91,6 @@ def _trial_with_threads(config: dict[str, Any], threads: int) -> Any:
     return run_trial(config)
 
 
-class LocalPool:
-    """A process pool of ``workers`` processes, rebuilt when one of them dies.
-
-    Examples:
-        >>> pool = LocalPool(1)
-        >>> pool.name
-        'local pool of 1'
-        >>> pool.close()
-    """
-
-    def __init__(self, workers: int) -> None:
-        # One BLAS thread per worker, whatever N: a matmul's bits depend on its thread count,
-        # and a trial must give the same numbers on any pool (cores/N would not).
-        self.workers, self.threads = workers, 1
-        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-        self._context = mp.get_context(method)
-        self.name = f"local pool of {workers}"
-        self._pool = self._new_pool()
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(
-            self.workers,
-            mp_context=self._context,
-            initializer=init_worker,
-            initargs=(self.threads,),
-        )
-
-    def submit(self, config: dict[str, Any], key: str) -> Any:
-        """Run ``run_trial(config)`` in a worker (a broken pool is replaced first)."""
-        try:
-            return self._pool.submit(run_trial, config)
-        except cf.process.BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            return self._pool.submit(run_trial, config)
-
-    def wait(self, futures: list[Any], timeout: float) -> list[Any]:
-        """The futures that are done, waiting up to ``timeout`` seconds for the first."""
-        done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        return list(done)
-
-    def is_worker_loss(self, err: BaseException) -> bool:
-        """True when the trial's worker process died (killed, out of memory)."""
-        return isinstance(err, cf.process.BrokenProcessPool)
-
-    def close(self, cancel: bool = False) -> None:
-        """Shut the pool down (``cancel``: drop queued trials and do not wait)."""
-        # Read the workers before shutdown: it sets ``_processes`` to None, and a pool that never
-        # started a process has None there from the start.
-        workers = list((getattr(self._pool, "_processes", None) or {}).values())
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
-        if cancel:  # do not leave workers running a trial nobody will record
-            for proc in workers:
-                if proc.is_alive():
-                    proc.terminate()
-
-
 class DaskPool:
     """Trials on Dask: a running scheduler (``tcp://``), a LocalCluster (``local:N``), SLURM."""
 
@@ -208,6 +151,10 @@ class DaskPool:
             isinstance(err, KilledWorker | cf.CancelledError)
             or "CancelledError" in type(err).__name__
         )
+
+    def lost_own_worker(self, future: Any) -> bool:
+        """Always True: Dask fails only the tasks of the worker that died."""
+        return True
 
     def close(self, cancel: bool = False) -> None:
         """Close the client (and the cluster this pool started)."""

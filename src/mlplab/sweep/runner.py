@@ -5,7 +5,8 @@ coordinator left ``running`` back to ``pending``, keeps a bounded number of tria
 commits each result in its own transaction, so rerunning the same command continues the sweep
 and never runs a finished trial twice; ``failed`` trials stay failed unless ``retry_failed``
 puts them back in the queue (their old errors kept in the store). A trial whose worker process
-dies is run once more, then ``failed`` (one row per trial, always). Ctrl-C stops submitting,
+dies is run once more, then ``failed`` (one row per trial, always); the trials that merely shared
+a broken local pool with it run again without being charged. Ctrl-C stops submitting,
 cancels what is queued, closes the pool and raises KeyboardInterrupt; finished results stay.
 
 Examples:
@@ -194,8 +195,9 @@ def _coordinate(
                 except Exception as err:
                     if not executor.is_worker_loss(err):
                         raise
-                    deaths[key] = deaths.get(key, 0) + 1
-                    if deaths[key] < 2:  # once more, on a fresh worker
+                    if executor.lost_own_worker(future):  # not a bystander of another's death
+                        deaths[key] = deaths.get(key, 0) + 1
+                    if deaths.get(key, 0) < 2:  # once more, on a fresh worker
                         store.mark_pending(key)
                         queue.appendleft((key, config))
                         continue
