@@ -45,6 +45,17 @@ JOIN_SECONDS = 10.0
 POKE_SECONDS = 0.2
 
 
+def _init_local_worker(threads: int) -> None:
+    """Pool initializer: ignore Ctrl-C (the coordinator stops the workers), limit the threads.
+
+    A terminal sends SIGINT to the whole process group: a worker must not print a traceback
+    for it nor drop its trial as a result; the coordinator marks the trial pending and
+    terminates the worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker(threads)
+
+
 def _trial_in_pool(config: dict[str, Any], key: str, starts: str) -> TrialResult:
     """A local-pool task: note ``key`` in ``starts/<pid>`` (atomically), then run the trial."""
     note = Path(starts) / str(os.getpid())
@@ -120,7 +131,7 @@ class LocalPool:
         pool = cf.ProcessPoolExecutor(
             self.workers,
             mp_context=self._context,
-            initializer=init_worker,
+            initializer=_init_local_worker,
             initargs=(self.threads,),
         )
         return _Generation(pool, starts)
