@@ -55,6 +55,7 @@ class NewtonConfig:
     cost_hidden: tuple[int, ...] = (2, 4, 8, 16, 32, 50)
     cost_n_train: int = 256
     cost_repeats: int = 3
+    cost_min_total_s: float = 0.2  # a short timed call repeats this long (measure_cost)
     toy: ToyConfig = field(default_factory=ToyConfig)
 
     @classmethod
@@ -70,7 +71,7 @@ class NewtonConfig:
             hidden=(1,), n_train=32, newton_steps=3, first_order_steps=60, spectrum_points=2,
             lambdas=(0.0, 0.1, 1.0, 10.0), sweep_steps=2, starts=3, start_newton_steps=3,
             start_damped_steps=2, start_first_order_steps=30, cost_hidden=(1, 2), cost_n_train=16,
-            cost_repeats=1,
+            cost_repeats=1, cost_min_total_s=0.0,
             toy=ToyConfig(steps=3),
         )  # fmt: skip
         return replace(small, **changes)
@@ -116,6 +117,10 @@ class NewtonConfig:
             raise ValueError(
                 f"newton: start_damping_factor must be a number > 1, got "
                 f"{self.start_damping_factor!r}"
+            )
+        if not (math.isfinite(self.cost_min_total_s) and self.cost_min_total_s >= 0):
+            raise ValueError(
+                f"newton: cost_min_total_s must be >= 0, got {self.cost_min_total_s!r}"
             )
         if not self.blowup > 1:
             raise ValueError(f"newton: blowup must be > 1, got {self.blowup!r}")

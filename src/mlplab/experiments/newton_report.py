@@ -149,7 +149,7 @@ def newton_claims(res: dict[str, Any]) -> list[dict[str, str]]:
     Examples:
         >>> import tempfile
         >>> from mlplab.experiments.newton_study import NewtonConfig, run_newton
-        >>> cfg = NewtonConfig.quick(cost=False)
+        >>> cfg = NewtonConfig.quick(cost=False, starts=1, newton_steps=1, spectrum_points=1)
         >>> res = run_newton(tempfile.mkdtemp(), cfg, progress=False, figures=False)
         >>> [row["reason"] for row in newton_claims(res)][:2]
         ['local optima', 'indefiniteness']
@@ -226,7 +226,7 @@ def newton_section(res: dict[str, Any], folder: Path) -> str:
     Examples:
         >>> import tempfile
         >>> from mlplab.experiments.newton_study import NewtonConfig, run_newton
-        >>> cfg = NewtonConfig.quick(cost=False)
+        >>> cfg = NewtonConfig.quick(cost=False, starts=1, newton_steps=1, spectrum_points=1)
         >>> res = run_newton(tempfile.mkdtemp(), cfg, progress=False, figures=False)
         >>> "<h2>" in newton_section(res, Path("."))
         True

@@ -232,7 +232,7 @@ def run_newton(
 
     Examples:
         >>> import tempfile
-        >>> cfg = NewtonConfig.quick(cost=False)
+        >>> cfg = NewtonConfig.quick(cost=False, starts=1, newton_steps=1, spectrum_points=1)
         >>> res = run_newton(tempfile.mkdtemp(), cfg, progress=False, figures=False)
         >>> sorted(res["starts"]["counts"]["newton_full"])
         ['diverged', 'minimum', 'not converged', 'saddle']
@@ -269,7 +269,8 @@ def run_newton(
         from .newton_cost import measure_cost
 
         cost = measure_cost(hidden_sizes=cfg.cost_hidden, n_train=cfg.cost_n_train,
-                            repeats=cfg.cost_repeats, seed=cfg.seed, progress=progress)  # fmt: skip
+                            repeats=cfg.cost_repeats, seed=cfg.seed, progress=progress,
+                            min_total_s=cfg.cost_min_total_s)  # fmt: skip
         timings["cost_s"] = time.perf_counter() - clock
     for run in r1.values():
         run.pop("theta")
