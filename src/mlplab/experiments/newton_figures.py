@@ -135,7 +135,7 @@ def _conditioning(plt: Any, r2: dict[str, Any], sweep: dict[str, Any], path: Pat
 def _starts(plt: Any, r5: dict[str, Any], path: Path) -> None:
     from .newton_spectrum import OUTCOMES
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(16, 4.6))
     names = {"newton_full": "full Newton"}
     for key, lam in r5.get("dampings", {}).items():
         names[key] = f"H + {lam:g}I"
@@ -149,18 +149,33 @@ def _starts(plt: Any, r5: dict[str, Any], path: Path) -> None:
         bottom += counts
     left.set(ylabel=f"of {len(r5['rows'])} seeded starts")
     left.set_title("Where each start ends", fontsize=10)
+    left.tick_params(axis="x", labelsize=8)
     left.legend(fontsize=8)
+    seeds = np.array([r["seed"] for r in r5["rows"]])
+    start = _values([r["start_loss"] for r in r5["rows"]])
+    top = 3 * float(np.nanmax(start))  # losses above: drawn as ▲ on the top edge
     for i, key in enumerate(names):
         losses = _values([r[key]["loss"] for r in r5["rows"]])
-        seeds = [r["seed"] for r in r5["rows"]]
-        right.plot(seeds, np.where(np.isfinite(losses), losses, np.nan), "o", color=f"C{i}",
-                   label=names[key])  # fmt: skip
-    right.plot([r["seed"] for r in r5["rows"]], [r["start_loss"] for r in r5["rows"]], "k_",
-               ms=12, label="f at the start")  # fmt: skip
-    right.set(yscale="log", xlabel="seed of the initialization", ylabel="final loss")
-    right.set_title("Final loss per start (diverged Newton runs: far above)", fontsize=10)
+        shown = np.isfinite(losses) & (losses <= top)
+        mid.plot(seeds[shown], losses[shown], "o", color=f"C{i}", label=names[key])
+        mid.plot(seeds[~shown], np.full((~shown).sum(), top), "^", color=f"C{i}", ms=8)
+    mid.plot(seeds, start, "k_", ms=12, label="f at the start")
+    mid.set(yscale="log", xlabel="seed of the initialization", ylabel="final loss")
+    mid.set_ylim(top=top * 1.3)
+    mid.set_title("Final loss per start (▲: above 3× the start, or not finite)", fontsize=10)
+    mid.grid(alpha=0.3)
+    mid.legend(fontsize=7)
+    for i, key in enumerate(names):
+        ends = [r[key] for r in r5["rows"] if r[key].get("lambda_min") is not None]
+        if ends:
+            right.plot([e["grad_norm"] for e in ends], [e["lambda_min"] for e in ends], "o",
+                       color=f"C{i}", label=names[key])  # fmt: skip
+    right.axhline(0.0, color="k", lw=0.8)
+    right.set(xscale="log", xlabel="‖∇f‖ at the end", ylabel="λ_min(∇²f) at the end")
+    right.set_title("End points with a spectrum (damped Newton: all)", fontsize=10)
     right.grid(alpha=0.3)
-    right.legend(fontsize=8)
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7)
     _save(plt, fig, path)
 
 
