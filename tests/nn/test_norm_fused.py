@@ -253,3 +253,23 @@ def test_gradients_only_for_what_requires_them():
     beta = mlplab.tensor(np.zeros(3))
     (normalize(x, (0,), gamma, beta) * mlplab.tensor(_x((5, 3), 1))).sum().backward()
     assert gamma.grad is not None and x.grad is None and beta.grad is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_running_statistics_follow_the_formula_over_steps(dtype):
+    rng = np.random.default_rng(14)
+    bn = nn.BatchNorm1d(4, momentum=0.3, dtype=dtype)
+    mean_, var_ = np.zeros(4, dtype), np.ones(4, dtype)
+    for _ in range(3):
+        x = _x((6, 4), int(rng.integers(100)), dtype)
+        bn(mlplab.tensor(x))
+        mu = x.sum(0, keepdims=True) / np.asarray(6, dtype)
+        sigma2 = ((x - mu) ** 2).sum(0) / np.asarray(6, dtype)
+        mean_ = 0.3 * mu[0] + (1.0 - 0.3) * mean_
+        var_ = 0.3 * (sigma2 * (6 / 5)) + (1.0 - 0.3) * var_
+        np.testing.assert_allclose(
+            bn.running_mean.numpy(), mean_, rtol=1e-6 if dtype == np.float32 else 1e-14
+        )
+        np.testing.assert_allclose(
+            bn.running_var.numpy(), var_, rtol=1e-6 if dtype == np.float32 else 1e-14
+        )

@@ -180,14 +180,26 @@ def batch_norm(
 def _update_running(
     running_mean: Any, running_var: Any, mu: Any, sigma2: Any, count: int, momentum: float
 ) -> None:
-    """running ← (1 − momentum)·running + momentum·batch, in place; the variance unbiased."""
+    """running ← (1 − momentum)·running + momentum·batch, in place; the variance unbiased.
+
+    The factors are 0-d arrays of the batch's dtype (the same rounding as Python floats, and
+    NumPy's ufuncs take them several times faster on these small arrays); with the running
+    arrays in that dtype too the update is written in place, the same sum in the other order.
+    """
+    dtype = mu.dtype
     stats = [
         (running_mean, mu.reshape(-1)),
-        (running_var, sigma2.reshape(-1) * (count / (count - 1))),
+        (running_var, sigma2.reshape(-1) * np.asarray(count / (count - 1), dtype)),
     ]
+    m, keep = np.asarray(momentum, dtype), np.asarray(1.0 - momentum, dtype)
     for running, batch in stats:
         array = running.data if isinstance(running, Tensor) else running
-        array[...] = momentum * batch + (1.0 - momentum) * array
+        if array.dtype == dtype:
+            update = m * batch
+            array *= keep
+            array += update
+        else:
+            array[...] = momentum * batch + (1.0 - momentum) * array
 
 
 def layer_norm(
