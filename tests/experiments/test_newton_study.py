@@ -1,5 +1,7 @@
 """mlplab experiment newton: spectra, classification, the damping search, the runner and its CLI."""
 
+import contextlib
+import io
 import json
 import math
 from dataclasses import replace
@@ -188,17 +190,25 @@ def _numbers(res):
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """One quick run (no cost, no figures) shared by the tests that read its results."""
-    config = NewtonConfig.quick(cost=False)
-    out = tmp_path_factory.mktemp("newton_quick")
-    return config, out, run_newton(out, config, progress=False, figures=False)
+    """One ``mlplab experiment newton --quick`` run: (config, folder, results.json, printed)."""
+    out = tmp_path_factory.mktemp("newton_quick") / "newton"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["experiment", "newton", "--quick", "--out", str(out), "--no-progress"]) == 0
+    res = _strict((out / "results.json").read_text())
+    return NewtonConfig.quick(), out, res, printed.getvalue()
+
+
+def _no_figures(res):
+    return {k: v for k, v in res.items() if k != "figures"}
 
 
 def test_two_quick_runs_give_equal_numbers(quick, tmp_path):
-    config, out, a = quick
+    config, _, a, _ = quick  # the CLI's run, read back from its results.json
     b = run_newton(tmp_path / "b", config, progress=False, figures=False)
-    saved = json.loads((out / "results.json").read_text())
-    assert _numbers(saved) == _numbers(a) == _numbers(b)
+    saved = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert _numbers(saved) == _numbers(b)
+    assert _numbers(_no_figures(a)) == _numbers(_no_figures(b))
     assert a["toy"]["claims"]["full_newton_one_step_on_saddle"] is True
     assert sum(a["starts"]["counts"]["newton_full"].values()) == config.starts
     # another seed moves θ₀ (fewer starts and λs: they do not enter reason 1)
@@ -208,7 +218,7 @@ def test_two_quick_runs_give_equal_numbers(quick, tmp_path):
 
 
 def test_reason_5_damped_newton_uses_reason_4s_lambda_and_its_multiple(quick):
-    config, _, res = quick
+    config, _, res, _ = quick
     r5, safe = res["starts"], res["damping"]["smallest_safe"]
     problem = make_problem(hidden=config.hidden, n_train=config.n_train, seed=config.seed)
     lam = config.damping if safe is None else safe
@@ -238,13 +248,10 @@ def _strict(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_cli_quick_run_writes_results_figures_and_the_report_section(tmp_path, capsys,
+def test_cli_quick_run_writes_results_figures_and_the_report_section(quick, tmp_path,
                                                                       monkeypatch):  # fmt: skip
-    out = tmp_path / "newton"
-    assert main(["experiment", "newton", "--quick", "--out", str(out), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
+    _, out, res, printed = quick
     assert "local optima:" in printed and "starting point:" in printed and "wrote" in printed
-    res = _strict((out / "results.json").read_text())
     assert res["config"]["starts"] == 3 and res["cost"]["n"] == [70, 130]
     pytest.importorskip("matplotlib")
     assert "newton_toy.png" in res["figures"] and "newton_cost.png" in res["figures"]

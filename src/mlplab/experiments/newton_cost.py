@@ -217,7 +217,7 @@ def measure_cost(
     ``threads`` mlplab and BLAS threads (restored afterwards). Memory: ``hessian_bytes`` is the
     array's nbytes (= n²·8); ``*_peak_bytes`` are tracemalloc peaks of a separate call (NumPy's
     arrays; LAPACK's own workspace is not seen). λ = ``damping``, or when None
-    max(2·|λ_min(H)|, 10⁻³·λ_max(H)), which makes H + λI positive definite. A system without a
+    max(2·abs(λ_min(H)), 10⁻³·λ_max(H)), which makes H + λI positive definite. A system without a
     solution (singular, or not positive definite for CG) is recorded (``solve_error``,
     ``cg_error``, its time None), not raised.
 

@@ -8,10 +8,10 @@
   they stop increasing the loss.
 
 Thresholds (documented once, used everywhere). An eigenvalue counts as zero when
-|λ| ≤ ``rel_tol``·max|λ| (default 1e-8: ReLU units that are off on every example give exactly
+abs(λ) ≤ rel_tol·max|λ| (default 1e-8: ReLU units that are off on every example give exactly
 zero rows, and rounding leaves ~1e-16·max|λ| on them). A point is *stationary* when
-‖∇f‖ ≤ ``grad_tol``; then it is a *minimum* when λ_min ≥ −``curvature_tol``·max|λ| and a
-*saddle* otherwise. A run has *diverged* when its loss is not finite, exceeds ``blowup``× the
+‖∇f‖ ≤ ``grad_tol``; then it is a *minimum* when λ_min ≥ −curvature_tol·max|λ| and a
+*saddle* otherwise. A run has *diverged* when its loss is not finite, exceeds blowup × the
 starting loss, or its Newton system cannot be solved (singular, non-finite direction).
 """
 
@@ -35,9 +35,9 @@ def _ratio(top: float, bottom: float) -> float:
 def spectrum(hess: np.ndarray, rel_tol: float = 1e-8) -> dict[str, Any]:
     """Summarize the eigenvalues λ₁ ≤ … ≤ λ_n of a symmetric Hessian.
 
-    With τ = rel_tol·max|λ|: ``fraction_negative`` counts λ < −τ, ``fraction_zero`` |λ| ≤ τ;
+    With τ = rel_tol·max|λ|: ``fraction_negative`` counts λ < −τ, ``fraction_zero`` abs(λ) ≤ τ;
     ``condition`` = max|λ| / min|λ| (∞ for a singular H), ``condition_nonzero`` the same over
-    |λ| > τ, ``condition_positive`` = λ_max / (the smallest λ > τ).
+    abs(λ) > τ, ``condition_positive`` = λ_max / (the smallest λ > τ).
 
     Args:
         hess: (n, n) symmetric matrix (only its lower triangle is read, as by eigvalsh).

@@ -9,7 +9,7 @@ model *is* f, so from any point
 one full step (α = 1) lands exactly on the saddle, where the gradient is 0 and the Hessian has
 eigenvalues of both signs: Newton's method looks for a stationary point, not for a minimum. The
 lecture's damped step (α < 1) goes there too, only geometrically: θ ← (1 − α)θ. Damping the
-Hessian instead (Levenberg, (∇²f + λI) d = ∇f with λ > |λ_min| = 2) makes the system positive
+Hessian instead (Levenberg, (∇²f + λI) d = ∇f with λ > abs(λ_min) = 2) makes the system positive
 definite, so d is a descent direction: x ← x(1 − 2/(2 + λ)) shrinks, y ← y(1 + 2/(λ − 2))
 grows — the iterate moves away from the saddle along y, the direction of negative curvature, as
 gradient descent (x ← (1 − 2α)x, y ← (1 + 2α)y) does.
