@@ -126,3 +126,33 @@ def test_affine_relu_second_order_matches_the_composite() -> None:
 def test_affine_relu_refuses_bad_shapes() -> None:
     with pytest.raises(ValueError, match=r"affine_relu: expected x \(m, n\)"):
         affine_relu(mlplab.tensor(np.ones((2, 3))), mlplab.tensor(np.ones((2, 3))), np.ones(3))
+
+
+def test_sequential_fuses_linear_relu_bit_identically_and_falls_back_with_a_hook() -> None:
+    rng = np.random.default_rng(6)
+    layers = [nn.Linear(6, 8, rng=0), nn.ReLU(), nn.Linear(8, 8, rng=1), nn.ReLU(), nn.Linear(8, 3)]
+    net = nn.Sequential(*layers)
+    x = mlplab.tensor(rng.standard_normal((5, 6)).astype(np.float32))
+    y = rng.integers(0, 3, 5)
+    out = net(x)
+    assert isinstance(out.inputs[0].op, AffineReLU)
+    F.cross_entropy(out, y).backward()
+    fast = [p.grad.data.copy() for p in net.parameters()]
+    net.zero_grad()
+    z = x  # the general path: every module on its own, the backward recorded in mlplab ops
+    for layer in layers:
+        z = (
+            ops.relu(z)
+            if isinstance(layer, nn.ReLU)
+            else ops.add(ops.matmul(z, layer.weight), layer.bias)
+        )
+    assert np.array_equal(z.data, out.data)
+    F.cross_entropy(z, y).backward(create_graph=True)
+    for g, p in zip(fast, net.parameters(), strict=True):
+        assert np.array_equal(g, p.grad.data)
+    seen = []
+    handle = layers[3].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    hooked = net(x)  # the second pair runs as a Linear node and a ReLU node the hook sees
+    assert seen == [(5, 8)] and type(hooked.inputs[0].op).__name__ == "ReLU"
+    assert np.array_equal(hooked.data, out.data)
+    handle.remove()

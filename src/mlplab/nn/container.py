@@ -10,9 +10,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any, overload
 
+from .activation import ReLU
+from .linear import Linear
 from .module import Module
 
 __all__ = ["ModuleList", "Sequential"]
+
+
+def _bare(module: Any, kind: type[Module]) -> bool:
+    """Tell whether ``module`` is exactly a ``kind`` (not a subclass) with no forward hooks."""
+    return type(module) is kind and not module._forward_hooks and not module._forward_pre_hooks
 
 
 def _check_module(owner: str, value: Any, index: object) -> Module:
@@ -136,6 +143,16 @@ class Sequential(ModuleList):
         return cls(*items)
 
     def forward(self, x: Any) -> Any:
-        for module in self:
+        """Return the last module's output; a Linear followed by a ReLU (neither with hooks)
+        runs as one node (``Linear.forward_relu``), bit-identical to the two."""
+        modules = self._items()
+        i, n = 0, len(modules)
+        while i < n:
+            module = modules[i]
+            if i + 1 < n and _bare(module, Linear) and _bare(modules[i + 1], ReLU):
+                x = module.forward_relu(x)  # type: ignore[attr-defined]
+                i += 2
+                continue
             x = module(x)
+            i += 1
         return x

@@ -23,7 +23,7 @@ import numpy as np
 from ..ops import add
 from ..tensor import Tensor
 from .activation import ReLU, get_activation
-from .container import ModuleList
+from .container import ModuleList, _bare
 from .dropout import Dropout
 from .linear import InitSpec, Linear, as_generator
 from .module import Module
@@ -64,11 +64,6 @@ def hidden_sizes(width: int | Sequence[int] | None, depth: int | None) -> list[i
     if width is None:
         raise ValueError(f"MLP: depth {depth} needs a width (an int or a list of hidden sizes)")
     return [_positive_int(width, "MLP: width")] * (depth - 1)
-
-
-def _bare(module: Module, kind: type[Module]) -> bool:
-    """Tell whether ``module`` is exactly a ``kind`` (not a subclass) with no forward hooks."""
-    return type(module) is kind and not module._forward_hooks and not module._forward_pre_hooks
 
 
 class MLP(Module):
