@@ -67,3 +67,35 @@ def test_the_death_is_charged_only_to_the_trial_whose_worker_died(tmp_path, monk
         except ProcessLookupError:
             continue
         raise AssertionError(f"worker {pid} still alive")
+
+
+def _generation(tmp_path, codes, notes):
+    """A broken pool generation: workers with exit ``codes``, start ``notes``, trials a and b."""
+    import concurrent.futures as cf
+    from types import SimpleNamespace
+
+    from mlplab.sweep.local import _Generation
+
+    manager = threading.Thread(target=lambda: None)
+    manager.start()
+    processes = {pid: SimpleNamespace(exitcode=code) for pid, code in codes.items()}
+    gen = _Generation(pool=None, starts=tmp_path, processes=processes, manager=manager)
+    for key in "ab":
+        future = cf.Future()
+        future.set_exception(cf.process.BrokenProcessPool("a worker died"))
+        gen.futures[future] = key
+    tmp_path.mkdir()
+    for pid, key in notes.items():
+        (tmp_path / str(pid)).write_text(key)
+    return gen
+
+
+def test_who_is_charged_when_a_pool_breaks(tmp_path):
+    kill, term = -signal.SIGKILL, -signal.SIGTERM
+    assert _generation(tmp_path / "1", {11: kill, 12: term}, {11: "a", 12: "b"}).dead_trials() == {
+        "a"}  # fmt: skip
+    # Unknown, so every lost trial is charged: all ended by SIGTERM; the dead worker ran none of
+    # them (it died before its first trial, or after its trial "old" ended).
+    assert _generation(tmp_path / "2", {11: term, 12: term}, {11: "a"}).dead_trials() is None
+    assert _generation(tmp_path / "3", {11: 1, 12: term}, {12: "b"}).dead_trials() is None
+    assert _generation(tmp_path / "4", {11: kill, 12: term}, {11: "old"}).dead_trials() is None

@@ -31,6 +31,7 @@ import signal
 import sys
 import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .trial import TrialResult, init_worker, run_trial
 
 __all__ = ["LocalPool"]
 
+_BROKEN = BrokenProcessPool
 #: How long to wait for a broken pool's manager thread to stop its workers (seconds).
 JOIN_SECONDS = 10.0
 #: How often :meth:`LocalPool.wait` wakes the pool's manager thread (seconds).
@@ -72,12 +74,18 @@ class _Generation:
     pool: cf.ProcessPoolExecutor
     starts: Path
     processes: dict[int, Any] = field(default_factory=dict)
+    futures: dict[Any, str] = field(default_factory=dict)
     manager: Any = None
     culprits: set[str] | None = None
     told: bool = False
 
     def dead_trials(self) -> set[str] | None:
-        """Keys of the trials whose own worker died, or None when that cannot be told."""
+        """Keys of the trials whose own worker died, or None when that cannot be told.
+
+        None also when no dead worker was running one of the trials this pool lost (it died
+        before its first trial, or between two): then every lost trial is charged, so that a
+        worker that cannot even start fails the sweep's trials instead of being rebuilt forever.
+        """
         if not self.told:
             self.told, self.culprits = True, self._find_culprits()
         return self.culprits
@@ -93,7 +101,12 @@ class _Generation:
         if not dead:
             return None
         notes = (self.starts / str(pid) for pid in dead)
-        return {note.read_text() for note in notes if note.is_file()}
+        noted = {note.read_text() for note in notes if note.is_file()}
+        lost = {
+            k for f, k in self.futures.items()
+            if f.done() and not f.cancelled() and isinstance(f.exception(), _BROKEN)
+        }  # fmt: skip
+        return (noted & lost) or None
 
 
 class LocalPool:
@@ -120,7 +133,7 @@ class LocalPool:
         self.name = f"local pool of {workers}"
         self.starts = Path(tempfile.mkdtemp(prefix="mlplab-sweep-"))
         self._generations = 0
-        self._futures: dict[Any, tuple[_Generation, str]] = {}
+        self._futures: dict[Any, _Generation] = {}
         self._gen = self._new_generation()
         self._pool = self._gen.pool
 
@@ -148,7 +161,7 @@ class LocalPool:
         gen = self._gen  # the workers start on submit: note them and the manager thread
         gen.processes.update(getattr(gen.pool, "_processes", None) or {})
         gen.manager = gen.manager or getattr(gen.pool, "_executor_manager_thread", None)
-        self._futures[future] = (gen, key)
+        self._futures[future], gen.futures[future] = gen, key
         return future
 
     def wait(self, futures: list[Any], timeout: float) -> list[Any]:
@@ -168,8 +181,8 @@ class LocalPool:
             if done or left <= POKE_SECONDS:
                 break
         for future in done:  # kept only for lost_own_worker
-            if not isinstance(future.exception(), cf.process.BrokenProcessPool):
-                self._futures.pop(future, None)
+            if not isinstance(future.exception(), _BROKEN) and future in self._futures:
+                del self._futures.pop(future).futures[future]
         return list(done)
 
     def _poke(self) -> None:
@@ -192,13 +205,13 @@ class LocalPool:
 
         A trial that was queued, or running in another worker, is a bystander: False.
         """
-        gen, key = self._futures.pop(future, (None, ""))
+        gen = self._futures.pop(future, None)
         if gen is None:
             return True
-        if not (future.done() and isinstance(future.exception(), cf.process.BrokenProcessPool)):
+        if not (future.done() and isinstance(future.exception(), _BROKEN)):
             return False
         culprits = gen.dead_trials()
-        return culprits is None or key in culprits
+        return culprits is None or gen.futures[future] in culprits
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down (``cancel``: drop queued trials and do not wait)."""
