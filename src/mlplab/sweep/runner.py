@@ -63,10 +63,22 @@ class SweepOutcome:
 
 
 class _Progress:
-    """A tqdm bar over trials on a terminal, plain lines every ``every`` seconds otherwise."""
+    """A tqdm bar over trials on a terminal, plain lines every ``every`` seconds otherwise.
 
-    def __init__(self, total: int, done: int, mode: bool | None, every: float = 10.0) -> None:
+    Its counts are the sweep's: ``before`` holds the diverged and failed trials among those
+    done before this run, so a resumed sweep does not say ``diverged=0`` over diverged trials.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        mode: bool | None,
+        every: float = 10.0,
+        before: dict[str, int] | None = None,
+    ) -> None:
         self.total, self.done, self.every = total, done, every
+        self.before = before or {}
         self.enabled = mode is not False
         self.bar = None
         self.last = time.monotonic()
@@ -82,7 +94,9 @@ class _Progress:
         if not self.enabled:
             return
         done = outcome.skipped + outcome.finished + outcome.diverged + outcome.failed
-        text = f"running={running} diverged={outcome.diverged} failed={outcome.failed}"
+        diverged = self.before.get("diverged", 0) + outcome.diverged
+        failed = self.before.get("failed", 0) + outcome.failed
+        text = f"running={running} diverged={diverged} failed={failed}"
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
             self.bar.set_postfix_str(text)
@@ -181,7 +195,8 @@ def _coordinate(
     limit = 2 * getattr(executor, "workers", 4)
     inflight: dict[Any, tuple[str, dict[str, Any]]] = {}
     deaths: dict[str, int] = {}
-    bar = _Progress(outcome.total, outcome.skipped, progress)
+    before = {s: sum(r.status == s for r in rows) for s in ("diverged", "failed")}
+    bar = _Progress(outcome.total, outcome.skipped, progress, before=before)
     try:
         while queue or inflight:
             while queue and len(inflight) < limit:
