@@ -43,7 +43,13 @@ class Op:
 
 def apply(op: Op, *inputs: Tensor) -> Tensor:
     """Run ``op`` on the inputs' arrays; record the node when a gradient may be needed."""
-    out = op.forward(*[t.data for t in inputs])
+    n = len(inputs)  # one or two inputs without building a list (most ops, every call)
+    if n == 1:
+        out = op.forward(inputs[0].data)
+    elif n == 2:
+        out = op.forward(inputs[0].data, inputs[1].data)
+    else:
+        out = op.forward(*[t.data for t in inputs])
     if isinstance(out, np.generic):
         out = np.asarray(out)
     if _grad_state.enabled:

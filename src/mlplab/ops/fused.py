@@ -80,6 +80,11 @@ class AffineReLU(Op):
     D = [out ≠ 0] (out ≠ 0 exactly where x W + b > 0 or is NaN, as :class:`ReLU`'s VJP) and
     G' = G ⊙ D:  ∂/∂x = G' Wᵀ,  ∂/∂W = xᵀ G',  ∂/∂b = Σ_rows G' — the very calls of the ReLU
     and Affine VJPs one after the other, so the numbers are bit-identical to the two nodes.
+
+    Examples:
+        >>> import numpy as np
+        >>> AffineReLU().forward(np.ones((1, 2)), np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2))
+        array([[2., 0.]])
     """
 
     __slots__ = ()
@@ -126,7 +131,15 @@ def affine_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"affine_relu: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
     if not (x.data.dtype == w.data.dtype == b.data.dtype):
         return relu(add(matmul(x, w), b))
-    return apply(_AFFINE_RELU, x, w, b)
+    return _record(_AFFINE_RELU, x, w, b)
+
+
+def _record(op: Op, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """``apply(op, x, w, b)`` for a three-input op with an array result, without its loops."""
+    out = op.forward(x.data, w.data, b.data)
+    if _grad_state.enabled and (x.requires_grad or w.requires_grad or b.requires_grad):
+        return Tensor._make(out, op, (x, w, b))
+    return Tensor._make(out)
 
 
 def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -146,7 +159,7 @@ def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"affine: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
     if not (x.data.dtype == w.data.dtype == b.data.dtype):
         return add(matmul(x, w), b)
-    return apply(_AFFINE, x, w, b)
+    return _record(_AFFINE, x, w, b)
 
 
 class SoftmaxCrossEntropy(Op):
