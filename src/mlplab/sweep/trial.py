@@ -28,7 +28,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TrialResult", "init_worker", "load_split", "run_trial", "worker_threads"]
+__all__ = [
+    "TrialResult",
+    "distinct_warnings",
+    "init_worker",
+    "load_split",
+    "run_trial",
+    "worker_threads",
+]
 
 _DATA: dict[tuple[Any, ...], Any] = {}
 
