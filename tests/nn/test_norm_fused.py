@@ -273,3 +273,18 @@ def test_running_statistics_follow_the_formula_over_steps(dtype):
         np.testing.assert_allclose(
             bn.running_var.numpy(), var_, rtol=1e-6 if dtype == np.float32 else 1e-14
         )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x=np.ones((3, 2), np.int64)), "floating dtype"),
+        (dict(weight=np.ones(2, np.float32)), "floating dtype"),
+        (dict(axes=(2,)), "out of range"),
+        (dict(weight=np.ones(3)), "does not broadcast"),
+    ],
+)
+def test_normalize_refuses_bad_input_before_any_work(kwargs, match):
+    args = dict(x=np.ones((3, 2)), axes=(0,), weight=None) | kwargs
+    with pytest.raises(ValueError, match=match):
+        normalize(mlplab.tensor(args.pop("x")), args.pop("axes"), **args)

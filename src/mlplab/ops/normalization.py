@@ -30,7 +30,7 @@ import numpy as np
 
 from ..grad_mode import state as _grad_state
 from ..tensor import Tensor
-from .core import Op, apply, as_tensor
+from .core import Op, _normalize_axes, apply, as_tensor
 from .elementwise import add, divide, multiply, power, subtract
 from .shape import reshape, sum
 
@@ -71,7 +71,7 @@ class Normalize(Op):
         self.param_axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(self.view) if n == 1 and x.shape[lead + i] != 1
         )
-        self.ones = {}
+        self.ones: dict[Any, Any] = {}
         if self.stats is None:
             count = np.asarray(math.prod(x.shape[i] for i in self.axes), dtype)
             mu = self._sum(x, self.axes) / count
@@ -184,8 +184,8 @@ def normalize(
 ) -> Tensor:
     """Return γ ∘ (x − μ)/√(σ² + ε) + β as one node, μ and the biased σ² over ``axes``.
 
-    The caller checks shapes and dtypes (:func:`mlplab.nn.batch_norm` and
-    :func:`mlplab.nn.layer_norm` do); x, γ and β share one floating dtype.
+    :func:`mlplab.nn.batch_norm` and :func:`mlplab.nn.layer_norm` call it after their own
+    checks (and take the composite for mixed dtypes); x, γ and β share one floating dtype.
 
     Args:
         x: the input.
@@ -196,6 +196,10 @@ def normalize(
             for BatchNorm on (N, C, L)).
         stats: given (μ, σ²) arrays in a shape that broadcasts against x, instead of the
             batch's; they are constants for the derivatives.
+
+    Raises:
+        ValueError: for a non-floating x, γ or β of another dtype, bad axes, or a ``view``
+            that does not broadcast against x.
 
     Examples:
         >>> import mlplab
@@ -212,8 +216,18 @@ def normalize(
     """
     x = as_tensor(x)
     params = [as_tensor(p) for p in (weight, bias) if p is not None]
+    dtypes = [t.data.dtype for t in (x, *params)]
+    if dtypes[0].kind != "f" or any(d != dtypes[0] for d in dtypes):
+        raise ValueError(
+            f"normalize: x, weight and bias must share one floating dtype, got {dtypes}"
+        )
+    axes = _normalize_axes("normalize", axes, x.ndim)
     if view is None:
         view = params[0].shape if params else ()
+    if len(view) > x.ndim or any(
+        n not in (1, m) for n, m in zip(view[::-1], x.shape[::-1], strict=False)
+    ):
+        raise ValueError(f"normalize: view {tuple(view)} does not broadcast against x {x.shape}")
     op = Normalize(
         tuple(axes), tuple(view), float(eps), weight is not None, bias is not None, stats
     )
