@@ -146,6 +146,14 @@ COMPOSITES = {
         lambda a: mlplab.ops.softmax_cross_entropy(a, LABELS, 0.5),
         [normal(3, 4) * 2],
     ),
+    "normalize_batch_axes_affine": (  # the fused BatchNorm node: statistics over the batch
+        lambda a, w, b: mlplab.ops.normalize(a, (0,), w, b),
+        [normal(5, 4), positive(4, seed=1), normal(4, seed=2)],
+    ),
+    "normalize_feature_axes": (  # the fused LayerNorm node without γ, β
+        lambda a: mlplab.ops.normalize(a, (1,)),
+        [normal(3, 4)],
+    ),
     "mse_loss": (lambda a, b: F.mse_loss(a, b), [normal(3, 4), normal(3, 4, seed=1)]),
     "mse_loss_sum": (
         lambda a: F.mse_loss(a, normal(3, 4, seed=1), reduction="sum"),
