@@ -150,6 +150,7 @@ def test_make_problem_learns_something():
     assert p.accuracy(theta, p.x_test, p.y_test) > 0.5
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_against_torch():
     torch = pytest.importorskip("torch")
     p = tiny((3, 4, 3, 2), m=10)

@@ -171,7 +171,8 @@ def plot_curves(folder: Path, history: Any, title: str = "") -> Path | None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # a run with no epoch rows has nothing to name
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
