@@ -125,13 +125,19 @@ def affine_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         >>> affine_relu(mlplab.tensor([[1.0, 2.0]]), w, mlplab.tensor([0.5, 0.5]))
         tensor([[3.5, 0. ]])
     """
-    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
-    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
-    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
-        raise ValueError(f"affine_relu: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    x, w, b = _affine_inputs("affine_relu", x, w, b)
     if not (x.data.dtype == w.data.dtype == b.data.dtype):
         return relu(add(matmul(x, w), b))
     return _record(_AFFINE_RELU, x, w, b)
+
+
+def _affine_inputs(name: str, x: Any, w: Any, b: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """x, W, b as Tensors, checked to be (m, n), (n, k), (k,); the error names ``name``."""
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
+    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
+        raise ValueError(f"{name}: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    return x, w, b
 
 
 def _record(op: Op, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -153,10 +159,7 @@ def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         >>> affine(mlplab.tensor([[1.0, 2.0]]), mlplab.tensor([[1.0], [1.0]]), mlplab.tensor([0.5]))
         tensor([[3.5]])
     """
-    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
-    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
-    if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
-        raise ValueError(f"affine: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
+    x, w, b = _affine_inputs("affine", x, w, b)
     if not (x.data.dtype == w.data.dtype == b.data.dtype):
         return add(matmul(x, w), b)
     return _record(_AFFINE, x, w, b)

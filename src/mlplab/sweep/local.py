@@ -40,7 +40,6 @@ from .trial import TrialResult, init_worker, run_trial
 
 __all__ = ["LocalPool"]
 
-_BROKEN = BrokenProcessPool
 #: How long to wait for a broken pool's manager thread to stop its workers (seconds).
 JOIN_SECONDS = 10.0
 #: How often :meth:`LocalPool.wait` wakes the pool's manager thread (seconds).
@@ -104,7 +103,7 @@ class _Generation:
         noted = {note.read_text() for note in notes if note.is_file()}
         lost = {
             k for f, k in self.futures.items()
-            if f.done() and not f.cancelled() and isinstance(f.exception(), _BROKEN)
+            if f.done() and not f.cancelled() and isinstance(f.exception(), BrokenProcessPool)
         }  # fmt: skip
         return (noted & lost) or None
 
@@ -153,7 +152,7 @@ class LocalPool:
         """Run ``run_trial(config)`` in a worker (a broken pool is replaced first)."""
         try:
             future = self._gen.pool.submit(_trial_in_pool, config, key, str(self._gen.starts))
-        except cf.process.BrokenProcessPool:
+        except BrokenProcessPool:
             self._gen.pool.shutdown(wait=False, cancel_futures=True)
             self._gen = self._new_generation()
             self._pool = self._gen.pool
@@ -181,7 +180,7 @@ class LocalPool:
             if done or left <= POKE_SECONDS:
                 break
         for future in done:  # kept only for lost_own_worker
-            if not isinstance(future.exception(), _BROKEN) and future in self._futures:
+            if not isinstance(future.exception(), BrokenProcessPool) and future in self._futures:
                 del self._futures.pop(future).futures[future]
         return list(done)
 
@@ -198,7 +197,7 @@ class LocalPool:
 
     def is_worker_loss(self, err: BaseException) -> bool:
         """True when a worker process of the pool died (killed, out of memory)."""
-        return isinstance(err, cf.process.BrokenProcessPool)
+        return isinstance(err, BrokenProcessPool)
 
     def lost_own_worker(self, future: Any) -> bool:
         """Whether the worker that died was running this future's trial (True when unknown).
@@ -208,7 +207,7 @@ class LocalPool:
         gen = self._futures.pop(future, None)
         if gen is None:
             return True
-        if not (future.done() and isinstance(future.exception(), _BROKEN)):
+        if not (future.done() and isinstance(future.exception(), BrokenProcessPool)):
             return False
         culprits = gen.dead_trials()
         return culprits is None or gen.futures[future] in culprits
