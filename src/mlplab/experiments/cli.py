@@ -59,6 +59,16 @@ def _check_out(out: str, overwrite: bool, flag: str = "--out") -> None:
         )
 
 
+def _check_config(config: Any) -> None:
+    """Run ``config.check()``, its ValueError turned into a usage error (exit 2, one line)."""
+    from ..commands import UsageError
+
+    try:
+        config.check()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def _init_config(args: Any) -> Any:
     from .init_study import InitConfig
 
@@ -168,17 +178,13 @@ def _run_init(args: Any) -> int:
 
 
 def _run_normalization(args: Any) -> int:
-    from ..commands import UsageError
     from .normalization import NormConfig, run_normalization
 
     _check_out(args.out, args.overwrite)
     base = _init_config(args)
     config = NormConfig(**{k: v for k, v in vars(base).items() if k != "include_zeros"},
                         methods=args.methods)  # fmt: skip
-    try:
-        config.check()
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    _check_config(config)
     res = run_normalization(args.out, config, progress=not args.no_progress)
     print(f"{'sigma2':<7}{'method':<10}{'|Z_L|/|Z_2| at init':>21}{'grad scale':>12}"
           f"{'max dW/W0':>11}{'val acc':>9}")  # fmt: skip
@@ -195,7 +201,6 @@ def _run_normalization(args: Any) -> int:
 def _run_newton(args: Any) -> int:
     from dataclasses import replace
 
-    from ..commands import UsageError
     from .newton_report import newton_claims
     from .newton_study import NewtonConfig, run_newton
 
@@ -203,10 +208,7 @@ def _run_newton(args: Any) -> int:
     config = NewtonConfig.quick() if args.quick else NewtonConfig()
     changes = {"seed": args.seed} | ({} if args.starts is None else {"starts": args.starts})
     config = replace(config, **changes)
-    try:
-        config.check()
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    _check_config(config)
     res = run_newton(args.out, config, progress=not args.no_progress)
     for row in newton_claims(res):
         print(f"{row['reason']}: {row['measured']}")
@@ -231,14 +233,11 @@ def _run_report(args: Any) -> int:
     from ..commands import UsageError
     from .report import write_report
 
-    norm_dir = args.normalization_dir
-    if norm_dir is not None and not (Path(norm_dir) / "results.json").is_file():
-        raise UsageError(f"--normalization-dir {norm_dir} holds no results.json; run mlplab "
-                         f"experiment normalization --out {norm_dir} first")  # fmt: skip
-    newton_dir = args.newton_dir
-    if newton_dir is not None and not (Path(newton_dir) / "results.json").is_file():
-        raise UsageError(f"--newton-dir {newton_dir} holds no results.json; run mlplab "
-                         f"experiment newton --out {newton_dir} first")  # fmt: skip
+    norm_dir, newton_dir = args.normalization_dir, args.newton_dir
+    for experiment, folder in (("normalization", norm_dir), ("newton", newton_dir)):
+        if folder is not None and not (Path(folder) / "results.json").is_file():
+            raise UsageError(f"--{experiment}-dir {folder} holds no results.json; run mlplab "
+                             f"experiment {experiment} --out {folder} first")  # fmt: skip
     path = write_report(args.out, args.optimizers_dir, args.init_dir, rerun=args.rerun,
                         init_config=_init_config(args), sweeps=args.sweep,
                         normalization_dir=norm_dir, newton_dir=newton_dir)  # fmt: skip

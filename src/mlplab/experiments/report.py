@@ -422,6 +422,16 @@ def render(
     )
 
 
+def _saved_results(experiment: str, folder: Path) -> dict[str, Any]:
+    """The results.json that ``mlplab experiment <experiment> --out folder`` wrote."""
+    results = folder / "results.json"
+    if not results.is_file():
+        raise FileNotFoundError(
+            f"report: no {results}; run mlplab experiment {experiment} --out {folder} first"
+        )
+    return json.loads(results.read_text())
+
+
 def write_report(
     out: str | Path, optimizers_dir: str | Path, init_dir: str | Path, rerun: bool = False,
     optimizers_config: Any = None, init_config: Any = None, sweeps: Sequence[str | Path] = (),
@@ -450,24 +460,13 @@ def write_report(
     if normalization_dir is not None:  # results of `mlplab experiment normalization`, not rerun
         from .normalization_report import normalization_section
 
-        results = Path(normalization_dir) / "results.json"
-        if not results.is_file():
-            raise FileNotFoundError(
-                f"report: no {results}; run mlplab experiment normalization --out "
-                f"{normalization_dir} first"
-            )
-        res = json.loads(results.read_text())
+        res = _saved_results("normalization", Path(normalization_dir))
         sweep_sections.insert(0, normalization_section(res, Path(normalization_dir)))
     if newton_dir is not None:  # results of `mlplab experiment newton`, not rerun
         from .newton_report import newton_section
 
-        results = Path(newton_dir) / "results.json"
-        if not results.is_file():
-            raise FileNotFoundError(
-                f"report: no {results}; run mlplab experiment newton --out {newton_dir} first"
-            )
-        newton_res = json.loads(results.read_text())
-        sweep_sections.insert(0, newton_section(newton_res, Path(newton_dir)))
+        res = _saved_results("newton", Path(newton_dir))
+        sweep_sections.insert(0, newton_section(res, Path(newton_dir)))
     opt = load_or_run("optimizers", Path(optimizers_dir), rerun, optimizers_config)
     ini = load_or_run("init", Path(init_dir), rerun, init_config)
     out = Path(out)
