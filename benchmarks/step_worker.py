@@ -14,7 +14,8 @@ imported (NumPy for the floor). ``--what`` picks the measurement:
   batch, median and min over the timed steps after a warm-up (gc off while timing);
 - ``fit`` (mlplab): ``mlplab.train.fit`` over an epoch of 16 such batches, seconds per batch;
 - ``hvp`` (mlplab, torch): a gradient and a Hessian-vector product (grad of ⟨∇L, v⟩ with
-  ``create_graph=True``) on the configuration, each with its forward;
+  ``create_graph=True``) on the configuration, each with its forward, timed in alternating
+  blocks (:func:`alternated`);
 - ``tiny``: 1000 adds on a 1-element tensor, forward and backward (per-op overhead).
 """
 
@@ -56,6 +57,22 @@ def timed(fn: Callable[[], Any], warmup: int, steps: int) -> dict[str, Any]:
         "steps": steps,
         "first": first[0] if first else None,
     }
+
+
+def alternated(fns: dict[str, Callable[[], Any]], blocks: int, steps: int) -> dict[str, Any]:
+    """Time each of ``fns`` in ``blocks`` alternating blocks of ``steps`` calls: per function the
+    minimum over its blocks of the block's median (a ratio of two functions then compares them
+    in the same stretch of machine time, not one after the other)."""
+    per: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(blocks):
+        for name, fn in fns.items():
+            per[name].append(timed(fn, 1, steps)["median_ms"])
+    out: dict[str, Any] = {name: {"median_ms": min(v), "blocks_ms": v} for name, v in per.items()}
+    if "hvp" in out and "grad" in out:
+        out["hvp/grad"] = out["hvp"]["median_ms"] / out["grad"]["median_ms"]
+    return out
 
 
 # ------------------------------------------------------------------------------------ mlplab
@@ -248,13 +265,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return mlplab_fit(cfg, args.opt, weights, biases, args.quick)
     if args.what == "hvp":
         fns = (mlplab_hvp if args.lib == "mlplab" else torch_hvp)(cfg, weights, biases)
-        n = max(steps // 2, 3)
-        out = {name: timed(fn, 2, n) for name, fn in fns.items()}
-        out["hvp/grad"] = out["hvp"]["median_ms"] / out["grad"]["median_ms"]
-        for entry in out.values():
-            if isinstance(entry, dict):
-                entry.pop("first")
-        return out
+        return alternated(fns, blocks=2 if args.quick else 6, steps=max(steps // 8, 3))
     if args.lib == "floor":
         if cfg.get("bn"):
             return {"skipped": "the floor has no batch norm"}

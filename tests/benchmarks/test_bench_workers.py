@@ -55,3 +55,22 @@ def test_step_worker_prints_one_json_line() -> None:
     assert result["lib"] == "floor" and result["steps"] == CONFIGS["small"]["quick"][1]
     assert 0 < result["min_ms"] <= result["median_ms"]
     assert 2.0 < result["first"] < 3.5  # cross-entropy near log 10 at the start
+
+
+def test_alternated_blocks_time_each_function_and_their_ratio() -> None:
+    from step_worker import alternated
+
+    calls = {"grad": 0, "hvp": 0}
+
+    def count(name: str):
+        def fn() -> None:
+            calls[name] += 1
+            sum(range(2000 if name == "hvp" else 200))
+
+        return fn
+
+    out = alternated({"grad": count("grad"), "hvp": count("hvp")}, blocks=3, steps=4)
+    assert calls == {"grad": 1 + 3 * 5, "hvp": 1 + 3 * 5}  # one warm-up, then 3 × (1 + 4)
+    assert len(out["hvp"]["blocks_ms"]) == 3
+    assert out["hvp"]["median_ms"] == min(out["hvp"]["blocks_ms"])
+    assert out["hvp/grad"] == out["hvp"]["median_ms"] / out["grad"]["median_ms"] > 1
