@@ -12,7 +12,10 @@ count): ``step_worker.py`` imports only the library it times, with ``OMP_NUM_THR
 OpenMP's and OpenBLAS's worker threads spin against each other after every call and the
 libraries slow each other down.) The processes run in rounds, the libraries' order rotating
 from one round to the next; a row reports the **minimum over the rounds of each process's
-median** step time, and its ratios come from those. Configurations (ReLU, softmax cross-entropy,
+median** step time, and its ratios come from those. Beside them, mlplab/floor is also
+measured *paired*: both steps in one process, in alternating blocks (both are NumPy on one
+BLAS, so no foreign threads are in the way), the median of the rounds' ratios — immune to the
+machine's speed drifting from one process to the next. Configurations (ReLU, softmax cross-entropy,
 float32, one fixed batch, the same Kaiming weights in every library; see ``configs.py``):
 
     small      784-100-10               B128
@@ -53,6 +56,9 @@ from configs import (  # noqa: E402
 )
 
 LIBS = ("mlplab", "torch", "floor")
+#: configurations whose mlplab/floor ratio is also measured in one process (``--what paired``):
+#: no batch norm (the floor has none), and not ``big`` (seconds a step)
+PAIRED = ("small", "deep50", "wide")
 OPTS = ("sgd", "adam")
 
 
@@ -99,6 +105,7 @@ def train_steps(
     medians: dict[tuple[str, str, str, int], list[float]] = {}
     notes: dict[tuple[str, str, str, int], str] = {}
     first_loss: dict[tuple[str, str, str, int], float] = {}
+    paired: dict[tuple[str, str, int], list[float]] = {}
     start = time.perf_counter()
     for r in range(rounds):
         for j, (config, opt, t) in enumerate(jobs):
@@ -115,6 +122,11 @@ def train_steps(
                     first_loss[key] = out.get("first")
                 else:
                     notes[key] = out.get("skipped") or out.get("error", "?")
+            if {"mlplab", "floor"} <= set(libs) and config in PAIRED:
+                args = ["--lib", "mlplab", "--what", "paired", "--config", config, "--opt", opt]
+                out = run_worker("step_worker.py", args + ["--quick"] * quick, t)
+                if "mlplab/floor" in out:
+                    paired.setdefault((config, opt, t), []).append(out["mlplab/floor"])
         print(f"  round {r + 1}/{rounds} done ({time.perf_counter() - start:.0f} s)", flush=True)
     rows = []
     for config, opt, t in jobs:
@@ -127,6 +139,9 @@ def train_steps(
         for a, b in (("mlplab", "torch"), ("mlplab", "floor"), ("floor", "torch")):
             if a in ms and b in ms:
                 row[f"{a}/{b}"] = ms[a] / ms[b]
+        if (config, opt, t) in paired:
+            row["paired_ratios"] = paired[(config, opt, t)]
+            row["paired mlplab/floor"] = statistics.median(paired[(config, opt, t)])
         rows.append(row)
     return rows
 
@@ -155,17 +170,19 @@ def fmt(x: float | None, spec: str = "8.2f") -> str:
 def print_table(rows: list[dict[str, Any]], all_cores: int) -> list[str]:
     lines = [
         "| config | opt | threads | mlplab ms | torch ms | floor ms | mlplab/torch | "
-        "mlplab/floor | floor/torch |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "mlplab/floor | paired mlplab/floor | floor/torch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ms = row["ms"]
         ok_t, ok_f = verdicts(row, all_cores)
+        vp = row.get("paired mlplab/floor")
+        ok_p = "" if vp is None else ("ok" if vp <= GOAL_VS_FLOOR else "MISS")
         lines.append(
             f"| {row['config']} | {row['opt']} | {row['threads']} | {fmt(ms.get('mlplab'))} | "
             f"{fmt(ms.get('torch'))} | {fmt(ms.get('floor'))} | "
             f"{fmt(row.get('mlplab/torch'), '4.2f')} {ok_t} | "
-            f"{fmt(row.get('mlplab/floor'), '4.2f')} {ok_f} | "
+            f"{fmt(row.get('mlplab/floor'), '4.2f')} {ok_f} | {fmt(vp, '4.2f')} {ok_p} | "
             f"{fmt(row.get('floor/torch'), '4.2f')} |"
         )
         for lib, note in row["notes"].items():

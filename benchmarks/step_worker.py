@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/step_worker.py --lib mlplab|torch|floor --config small --opt sgd|adam \
-        --threads T [--quick] [--what step|fit|hvp|tiny]
+        --threads T [--quick] [--what step|fit|hvp|tiny|paired]
 
 The driver (``bench_train_step.py``) starts one of these per (library, configuration, optimizer,
 thread count) and round, with ``OMP_NUM_THREADS`` and friends set to T before anything loads,
@@ -16,7 +16,10 @@ imported (NumPy for the floor). ``--what`` picks the measurement:
 - ``hvp`` (mlplab, torch): a gradient and a Hessian-vector product (grad of ⟨∇L, v⟩ with
   ``create_graph=True``) on the configuration, each with its forward, timed in alternating
   blocks (:func:`alternated`);
-- ``tiny``: 1000 adds on a 1-element tensor, forward and backward (per-op overhead).
+- ``tiny``: 1000 adds on a 1-element tensor, forward and backward (per-op overhead);
+- ``paired`` (mlplab): mlplab's step and the floor's in this one process, in alternating
+  blocks — both are NumPy on the same BLAS, so no other library's threads are in the way, and
+  their ratio is immune to the machine's speed drifting between processes.
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ def timed(fn: Callable[[], Any], warmup: int, steps: int) -> dict[str, Any]:
 
 def alternated(fns: dict[str, Callable[[], Any]], blocks: int, steps: int) -> dict[str, Any]:
     """Time each of ``fns`` in ``blocks`` alternating blocks of ``steps`` calls: per function the
-    minimum over its blocks of the block's median (a ratio of two functions then compares them
-    in the same stretch of machine time, not one after the other)."""
+    minimum over its blocks of the block's median, and the ratio of the first two functions'
+    (``"hvp/grad"``, ``"mlplab/floor"``): they are compared in the same stretch of machine
+    time, not one after the other."""
     per: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()
@@ -70,8 +74,8 @@ def alternated(fns: dict[str, Callable[[], Any]], blocks: int, steps: int) -> di
         for name, fn in fns.items():
             per[name].append(timed(fn, 1, steps)["median_ms"])
     out: dict[str, Any] = {name: {"median_ms": min(v), "blocks_ms": v} for name, v in per.items()}
-    if "hvp" in out and "grad" in out:
-        out["hvp/grad"] = out["hvp"]["median_ms"] / out["grad"]["median_ms"]
+    a, b = list(fns)[:2]
+    out[f"{a}/{b}"] = out[a]["median_ms"] / out[b]["median_ms"]
     return out
 
 
@@ -265,7 +269,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return mlplab_fit(cfg, args.opt, weights, biases, args.quick)
     if args.what == "hvp":
         fns = (mlplab_hvp if args.lib == "mlplab" else torch_hvp)(cfg, weights, biases)
-        return alternated(fns, blocks=2 if args.quick else 6, steps=max(steps // 8, 3))
+        return alternated(
+            {"hvp": fns["hvp"], "grad": fns["grad"]},
+            blocks=2 if args.quick else 6,
+            steps=max(steps // 8, 3),
+        )
+    if args.what == "paired":
+        from numpy_floor import FloorMLP
+
+        x, y = make_batch(cfg["sizes"][0], cfg["batch"])
+        floor = FloorMLP(weights, biases, x.shape[0], args.opt, lr=LR[args.opt], momentum=MOMENTUM)
+        fns = {
+            "mlplab": mlplab_step(cfg, args.opt, weights, biases),
+            "floor": lambda: floor.step(x, y),
+        }
+        return alternated(fns, blocks=2 if args.quick else 6, steps=max(steps // 4, 3))
     if args.lib == "floor":
         if cfg.get("bn"):
             return {"skipped": "the floor has no batch norm"}
@@ -288,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", choices=list(CONFIGS), default="small")
     parser.add_argument("--opt", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--what", choices=["step", "fit", "hvp", "tiny"], default="step")
+    parser.add_argument("--what", choices=["step", "fit", "hvp", "tiny", "paired"], default="step")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.threads < 1:

@@ -74,3 +74,14 @@ def test_alternated_blocks_time_each_function_and_their_ratio() -> None:
     assert len(out["hvp"]["blocks_ms"]) == 3
     assert out["hvp"]["median_ms"] == min(out["hvp"]["blocks_ms"])
     assert out["hvp/grad"] == out["hvp"]["median_ms"] / out["grad"]["median_ms"] > 1
+
+
+def test_paired_worker_times_mlplab_and_the_floor_in_one_process() -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    args = ["--lib", "mlplab", "--what", "paired", "--config", "small", "--threads", "1", "--quick"]
+    cmd = [sys.executable, str(BENCH / "step_worker.py"), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(result["mlplab"]["blocks_ms"]) == len(result["floor"]["blocks_ms"]) == 2
+    ratio = result["mlplab"]["median_ms"] / result["floor"]["median_ms"]
+    assert result["mlplab/floor"] == ratio > 0
