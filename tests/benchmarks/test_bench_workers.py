@@ -69,7 +69,7 @@ def test_alternated_blocks_time_each_function_and_their_ratio() -> None:
 
         return fn
 
-    out = alternated({"grad": count("grad"), "hvp": count("hvp")}, blocks=3, steps=4)
+    out = alternated({"hvp": count("hvp"), "grad": count("grad")}, blocks=3, steps=4)
     assert calls == {"grad": 1 + 3 * 5, "hvp": 1 + 3 * 5}  # one warm-up, then 3 × (1 + 4)
     assert len(out["hvp"]["blocks_ms"]) == 3
     assert out["hvp"]["median_ms"] == min(out["hvp"]["blocks_ms"])
