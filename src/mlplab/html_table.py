@@ -1,4 +1,4 @@
-"""HTML tables for ``mlplab report``'s self-contained page: escaped cells and one table builder.
+"""HTML for ``mlplab report``'s self-contained page: escaped cells, one table builder, figures.
 
 The page is assembled from sections written in three modules (the lecture's experiments in
 :mod:`mlplab.experiments.report`, the normalization study in
@@ -6,14 +6,17 @@ The page is assembled from sections written in three modules (the lecture's expe
 tables are the same markup — a header row, then one ``<td class="num">`` per value — and differ
 only in what a missing value is called (``never`` reached, ``diverged``, ``–``), in the number
 of significant digits and in how a yes/no value reads, so those are the arguments here.
+Figures go into the page itself as base64 PNG (:func:`png`), so the page is one file.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["cell", "table"]
+__all__ = ["cell", "table", "png"]
 
 
 def cell(value: object, none: str = "–", digits: int = 4, yes_no: bool = False) -> str:
@@ -73,3 +76,22 @@ def table(
         label = f"<td>{cells.pop(0)}</td>" if row_labels and cells else ""
         body += "<tr>" + label + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>"
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def png(path: Path, style: str = "") -> str:
+    """Return ``<img>`` with the PNG at ``path`` embedded as base64, or a line saying it is missing.
+
+    Args:
+        path: the figure's file.
+        style: an inline CSS ``style`` for the image (none if empty).
+
+    Examples:
+        >>> png(Path("no-such-figure.png"))
+        '<p><em>figure no-such-figure.png missing</em></p>'
+    """
+    path = Path(path)
+    if not path.exists():
+        return f"<p><em>figure {html.escape(path.name)} missing</em></p>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    extra = f' style="{html.escape(style)}"' if style else ""
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"{extra}>'

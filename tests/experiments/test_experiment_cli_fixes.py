@@ -183,3 +183,18 @@ def test_the_report_tables_render_exactly_as_before_they_shared_one_helper():
     section = normalization_section(res, Path("."))
     assert section.startswith("<h2>Normalization: ")
     assert section.endswith("removes.</p>" + _OLD_NORMALIZATION_TABLE)
+
+
+def test_png_embeds_the_file_bytes_and_the_style(tmp_path) -> None:
+    import base64
+
+    from mlplab.html_table import png
+
+    figure = tmp_path / "a<b>.png"
+    figure.write_bytes(b"\x89PNG fake bytes")
+    tag = png(figure, style="max-width:100%")
+    assert tag.startswith('<img alt="a&lt;b&gt;.png" src="data:image/png;base64,')
+    encoded = tag.split("base64,")[1].split('"')[0]
+    assert base64.b64decode(encoded) == b"\x89PNG fake bytes"
+    assert tag.endswith(' style="max-width:100%">')
+    assert "style" not in png(figure)

@@ -7,14 +7,13 @@ the page references no other file and no network address.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..html_table import cell, table
+from ..html_table import cell, png, table
 
 __all__ = ["load_or_run", "render", "write_report"]
 
@@ -58,11 +57,7 @@ def load_or_run(kind: str, folder: Path, rerun: bool = False, config: Any = None
 
 
 def _img(folder: Path, name: str) -> str:
-    path = Path(folder) / name
-    if not path.exists():
-        return f"<p><em>figure {html.escape(name)} missing</em></p>"
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+    return png(Path(folder) / name)
 
 
 def _fmt(value: Any) -> str:

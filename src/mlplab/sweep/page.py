@@ -7,11 +7,10 @@ folder's ``figures/`` (drawn first if there are none), embedded as base64 PNG.
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
-from ..html_table import table
+from ..html_table import png, table
 from .views import ConfigRow, lr_profile, summarize, swept_axes
 
 __all__ = ["sweep_section"]
@@ -94,7 +93,5 @@ def sweep_section(folder: str | Path, metric: str = "test_accuracy") -> str:
         )  # fmt: skip
     )
     for path in sorted(figures.glob("*.png")):
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f'<p><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"'
-                     ' style="max-width:100%"></p>')  # fmt: skip
+        parts.append(f"<p>{png(path, style='max-width:100%')}</p>")
     return "\n".join(parts)
