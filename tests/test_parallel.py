@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -44,25 +45,60 @@ def test_parallel_for_uses_the_pool_and_covers_each_item_once(small_grain) -> No
     pool_only(3)
     seen = np.zeros(1000, np.int64)
     names: set[str] = set()
+    cuts: list[tuple[int, int]] = []
 
     def work(a: int, b: int) -> None:
         names.add(threading.current_thread().name)
+        cuts.append((a, b))
         seen[a:b] += 1
+        time.sleep(0.02)  # long enough for the pool's threads to take chunks too
 
     parallel.parallel_for(work, 1000, grain=100)
     assert (seen == 1).all()
+    assert len(cuts) == parallel.CHUNKS_PER_THREAD * 3
     assert len(names) >= 2 and any(n.startswith("mlplab") for n in names)
+
+
+def test_parallel_for_does_not_wait_for_a_pool_thread_that_cannot_start(small_grain) -> None:
+    """The pool's only thread is held up: the caller takes every chunk itself and returns."""
+    pool_only(2)
+    gate = threading.Event()
+    blocker = parallel._executor().submit(gate.wait)
+    seen = np.zeros(1000, np.int64)
+    done = threading.Event()
+
+    def call() -> None:
+        parallel.parallel_for(lambda a, b: seen.__setitem__(slice(a, b), seen[a:b] + 1), 1000, 10)
+        done.set()
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        assert done.wait(30), "parallel_for waited for a pool thread that never started"
+        assert (seen == 1).all()
+    finally:
+        gate.set()
+        blocker.result(timeout=30)
+        caller.join(30)
 
 
 def test_nested_parallel_for_runs_in_the_caller(small_grain) -> None:
     pool_only(2)
-    inner: list[str] = []
+    pairs: list[tuple[str, str]] = []
 
     def outer(a: int, b: int) -> None:
-        parallel.parallel_for(lambda c, d: inner.append(threading.current_thread().name), 400)
+        me = threading.current_thread().name
+
+        def inner(c: int, d: int) -> None:
+            pairs.append((me, threading.current_thread().name))
+
+        parallel.parallel_for(inner, 400)
+        time.sleep(0.01)
 
     parallel.parallel_for(outer, 400)
-    assert len(inner) == 2  # each outer range ran its inner loop whole, in its own thread
+    # each outer chunk ran its inner loop whole (one call), in its own thread
+    assert len(pairs) == parallel.CHUNKS_PER_THREAD * 2
+    assert all(a == b for a, b in pairs)
 
 
 def test_an_error_in_a_worker_is_raised(small_grain) -> None:
@@ -112,13 +148,17 @@ def _train(threads: int, opt: str, steps: int = 30) -> list[np.ndarray]:
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_training_is_bit_identical_with_threads(small_grain, monkeypatch, opt) -> None:
     workers: list[str] = []
-    inside = parallel._inside
+    take = parallel._Job._take
 
-    def spy(fn, a, b):
-        workers.append(threading.current_thread().name)
-        return inside(fn, a, b)
+    def spy(job, pooled):
+        cut = take(job, pooled)
+        if cut is not None:
+            workers.append(threading.current_thread().name)
+            if not pooled:
+                time.sleep(0.0002)  # the chunks are tiny: give the pool's threads a moment
+        return cut
 
-    monkeypatch.setattr(parallel, "_inside", spy)
+    monkeypatch.setattr(parallel._Job, "_take", spy)
     one = _train(1, opt)
     assert workers == []  # one thread: nothing is cut
     three = _train(3, opt)

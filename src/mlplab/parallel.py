@@ -1,7 +1,7 @@
 """Threads for large element-wise work, and one knob for them and for the BLAS.
 
 NumPy's ufuncs release the GIL while they loop over large arrays, so k threads that each run the
-same ufunc on their own contiguous k-th of the arrays run at the same time. An element-wise
+same ufunc on contiguous chunks of the arrays run at the same time. An element-wise
 operation computes every output element from the inputs at the same index alone, so
 
     f(a)[s:e] = f(a[s:e])   for every cut s < e,
@@ -13,7 +13,9 @@ its thread count together with this pool's.
 
 A hand-off to another thread costs some 10–30 µs, about what one float32 ufunc pass takes on
 64 K elements, so work is cut only where every thread gets at least :data:`GRAIN` elements; below
-that everything runs in the calling thread as before.
+that everything runs in the calling thread as before. The chunks are taken one at a time by
+whichever thread is free (:func:`parallel_for`), so a pool thread that cannot get a core right
+away delays nothing: the caller takes its chunks.
 
 Examples:
     >>> import numpy as np
@@ -35,8 +37,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "GRAIN", "get_num_threads", "set_num_threads", "threads_for_layer", "pick_num_threads",
-    "worth_cutting", "parallel_for", "ufunc", "ranges",
+    "GRAIN", "CHUNKS_PER_THREAD", "get_num_threads", "set_num_threads", "threads_for_layer",
+    "pick_num_threads", "worth_cutting", "parallel_for", "ufunc", "ranges",
 ]  # fmt: skip
 
 #: fewest elements per thread worth a hand-off (below it a cut costs more than it saves)
@@ -209,11 +211,21 @@ def ranges(n: int, k: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int | None = None) -> None:
-    """Run ``fn(start, stop)`` over ``range(n)`` cut into one range per thread.
+#: chunks per thread of a :func:`parallel_for`: claimed one by one, so a thread that starts late
+#: (its core busy, e.g. with a BLAS thread spin-waiting after a product) takes fewer
+CHUNKS_PER_THREAD = 4
 
-    At most :func:`get_num_threads` ranges of at least ``grain`` items each; the calling thread
-    runs the first. Called from inside a range (nested), everything runs in the caller.
+
+def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int | None = None) -> None:
+    """Run ``fn(start, stop)`` over ``range(n)`` cut into contiguous chunks, on several threads.
+
+    Only where at least two threads get ``grain`` items each; then ``range(n)`` is cut into
+    :data:`CHUNKS_PER_THREAD` chunks per thread, and the calling thread and the pool's take
+    them one at a time until none is left (dynamic scheduling). The caller never waits for a
+    pool thread to *start*, only for the chunks one has taken to finish: when the pool cannot
+    get a core (OpenBLAS's worker spins some 0.1 s on it after every product, or another
+    process holds it), the caller does the work itself, at about the single-threaded cost.
+    Called from inside a chunk (nested), everything runs in the caller.
 
     Args:
         fn: the work on items ``start..stop-1``; it must touch only those items' memory.
@@ -221,7 +233,7 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int | None = None
         grain: the fewest items worth a thread (:data:`GRAIN` if None).
 
     Raises:
-        Exception: the first exception any range raised, after all ranges have finished.
+        Exception: the first exception any chunk raised, after every chunk taken has finished.
 
     Examples:
         >>> out = [0] * 6
@@ -234,23 +246,65 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, grain: int | None = None
     if k <= 1 or getattr(_local, "inside", False):
         fn(0, n)
         return
-    cuts = ranges(n, k)
-    futures = [_executor().submit(_inside, fn, a, b) for a, b in cuts[1:]]
-    try:
-        _inside(fn, *cuts[0])
-    finally:
-        errors = [f.exception() for f in futures]
-    for error in errors:
-        if error is not None:
-            raise error
+    job = _Job(fn, ranges(n, min(n, CHUNKS_PER_THREAD * k)))
+    pool = _executor()
+    for _ in range(k - 1):
+        pool.submit(job.run, True)
+    job.run(False)
+    job.wait()
+    if job.error is not None:
+        raise job.error
 
 
-def _inside(fn: Callable[[int, int], Any], a: int, b: int) -> None:
-    _local.inside = True
-    try:
-        fn(a, b)
-    finally:
-        _local.inside = False
+class _Job:
+    """The chunks of one :func:`parallel_for`, taken one at a time by whichever thread is free.
+
+    ``pending`` counts the chunks pool threads have taken and not finished; the caller waits
+    for it to reach zero. Taking a chunk and counting it happen under one lock, so the caller
+    cannot see zero while a pool thread holds a chunk.
+    """
+
+    __slots__ = ("fn", "cuts", "next", "pending", "error", "lock", "idle")
+
+    def __init__(self, fn: Callable[[int, int], Any], cuts: list[tuple[int, int]]) -> None:
+        self.fn, self.cuts = fn, cuts
+        self.next = self.pending = 0
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+
+    def _take(self, pooled: bool) -> tuple[int, int] | None:
+        with self.lock:
+            if self.next >= len(self.cuts):
+                return None
+            self.next += 1
+            self.pending += pooled
+            return self.cuts[self.next - 1]
+
+    def run(self, pooled: bool) -> None:
+        """Take and run chunks until none is left (after an error, take them and skip them)."""
+        _local.inside = True
+        try:
+            while (cut := self._take(pooled)) is not None:
+                try:
+                    if self.error is None:
+                        self.fn(*cut)
+                except BaseException as error:  # raised in the caller by parallel_for
+                    self.error = self.error or error
+                finally:
+                    if pooled:
+                        with self.lock:
+                            self.pending -= 1
+                            if not self.pending:
+                                self.idle.notify_all()
+        finally:
+            _local.inside = False
+
+    def wait(self) -> None:
+        """Return once no pool thread holds a chunk of this job."""
+        with self.lock:
+            while self.pending:
+                self.idle.wait()
 
 
 def ufunc(f: np.ufunc, a: Any, b: Any = None, out: Any = None) -> Any:
