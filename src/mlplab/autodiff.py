@@ -6,8 +6,8 @@ reaches each one after every node that uses it: its gradient is then complete, a
 primitive's VJP passes it on to the inputs. No search, no recursion (a 50-layer net or a loop of
 10,000 ops is a loop of heap pops).
 
-First-order backward runs under ``no_grad`` on arrays: each primitive's ``vjp_arrays`` makes
-the array calls of its VJP and records nothing.
+First-order backward runs under ``no_grad`` and records nothing; the primitives of the training
+step (``ops.fused``) do it on arrays (``vjp_arrays``), without a Tensor per gradient.
 With ``create_graph=True`` they are recorded like any other computation, so the gradient can be
 differentiated again — that is all :func:`hvp` and :func:`hessian` need.
 """
@@ -76,12 +76,14 @@ def _propagate(
 
     The nodes are taken in decreasing ``seq`` (creation order, a max-heap of the nodes that
     have a gradient so far): every node that uses a node was made after it, so a node's
-    gradient is complete when it is taken. A first-order pass keeps the gradients as arrays
-    (each op's ``vjp_arrays``, the calls of its ``vjp`` without the Tensors); a recorded one
-    (``create_graph``) as Tensors from ``vjp``.
+    gradient is complete when it is taken. A first-order pass calls a primitive's
+    ``vjp_arrays`` where it has one (the calls of its ``vjp`` on arrays, no Tensors), else its
+    ``vjp`` under ``no_grad``; a recorded one (``create_graph``) always ``vjp``.
     """
     lean = not create_graph
-    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far (an array when lean)
+    # id(tensor) -> its gradient so far: a Tensor, or when lean an array where the VJP that
+    # made it has an array form (``vjp_arrays``); each primitive gets the form it works on.
+    grads: dict[int, Any] = {}
     heap: list[tuple[int, Tensor]] = []  # (−seq, node) for each node in grads
     leaves: list[Tensor] = []  # the leaves in grads, in the order they are reached
     # Arrays a leaf may not take over as its .grad: the seeds (the caller may hold them) and
@@ -112,7 +114,12 @@ def _propagate(
             if wanted is not None and id(node) in wanted:
                 collected[id(node)] = g
             op, inputs = node.op, node.inputs
-            input_grads = op.vjp_arrays(g, node, *inputs) if lean else op.vjp(g, node, *inputs)
+            if not lean:
+                input_grads = op.vjp(g, node, *inputs)
+            elif op.vjp_arrays is not None:  # the array form, g an array
+                input_grads = op.vjp_arrays(_array(g), node, *inputs)
+            else:  # the Tensor form, recording nothing
+                input_grads = op.vjp(g if isinstance(g, Tensor) else Tensor._make(g), node, *inputs)
             passed = zip(inputs, input_grads, strict=False)
             if not retain_graph:
                 node.op, node.inputs = _FREED, ()
@@ -120,20 +127,24 @@ def _propagate(
             g = grads.pop(id(leaf))
             if wanted is None:
                 if lean:
-                    _accumulate_array(leaf, g, taken)
+                    _accumulate_array(leaf, _array(g), taken)
                 else:
                     _accumulate(leaf, g)
             elif id(leaf) in wanted:
                 collected[id(leaf)] = g
-    if lean:
-        return {key: Tensor._make(g) for key, g in collected.items()}
-    return collected
+    return {key: g if isinstance(g, Tensor) else Tensor._make(g) for key, g in collected.items()}
+
+
+def _array(g: Any) -> Any:
+    return g.data if isinstance(g, Tensor) else g
 
 
 def _sum(a: Any, b: Any, lean: bool) -> Any:
-    """a + b for two gradients of one tensor: Tensors, or arrays in a first-order pass."""
+    """a + b for two gradients of one tensor: Tensors, or in a first-order pass arrays (a
+    primitive without ``vjp_arrays`` hands on Tensors: taken as their arrays)."""
     if not lean:
         return a + b
+    a, b = _array(a), _array(b)
     if a.dtype != b.dtype:  # let the Tensor rules promote, as a recorded pass would
         return (Tensor._make(a) + Tensor._make(b)).data
     total = a + b  # Add's forward, as ``a + b`` on Tensors

@@ -53,7 +53,7 @@ def test_a_chain_of_ten_thousand_ops_needs_no_recursion() -> None:
 
 
 class _Twice(Op):
-    """2a with only ``vjp``: the first-order pass must reach it through Op.vjp_arrays."""
+    """2a with only ``vjp`` (no array form): a first-order pass calls its vjp on Tensors."""
 
     __slots__ = ()
 

@@ -29,7 +29,7 @@ class Op:
         # Each primitive fixes its own arity: forward(a, b) / vjp(g, out, a, b).
         forward: Callable[..., Any]
         vjp: Callable[..., tuple[Tensor | None, ...]]
-        vjp_arrays: Callable[..., Any]
+        vjp_arrays: Callable[..., tuple[Any, ...]] | None
     else:
 
         def forward(self, *arrays):
@@ -38,12 +38,11 @@ class Op:
         def vjp(self, g, out, *inputs):
             raise NotImplementedError
 
-        def vjp_arrays(self, g, out, *inputs):
-            """The first-order VJP on arrays (a backward under ``no_grad``): ``g`` an array,
-            one array or None per input. By default ``vjp``'s; a primitive on the hot path
-            overrides it with the same array calls, bit for bit, without the Tensors."""
-            grads = self.vjp(Tensor._make(g), out, *inputs)
-            return [None if t is None else t.data for t in grads]
+        # The first-order VJP on arrays, ``vjp_arrays(g, out, *inputs)`` with ``g`` an array
+        # and one array or None per input: the same array calls as ``vjp``, bit for bit,
+        # without the Tensors. A primitive on the hot path defines it; without it a backward
+        # under ``no_grad`` calls ``vjp``.
+        vjp_arrays = None
 
     def __repr__(self) -> str:
         return type(self).__name__

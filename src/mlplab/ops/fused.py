@@ -126,29 +126,26 @@ def affine_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         >>> affine_relu(mlplab.tensor([[1.0, 2.0]]), w, mlplab.tensor([0.5, 0.5]))
         tensor([[3.5, 0. ]])
     """
-    x, w, b = _affine_inputs("affine_relu", x, w, b)
-    if not (x.data.dtype == w.data.dtype == b.data.dtype):
-        return relu(add(matmul(x, w), b))
-    return _record(_AFFINE_RELU, x, w, b)
+    return _affine_node(_AFFINE_RELU, "affine_relu", x, w, b)
 
 
-def _affine_inputs(name: str, x: Any, w: Any, b: Any) -> tuple[Tensor, Tensor, Tensor]:
-    """x, W, b as Tensors, checked to be (m, n), (n, k), (k,); the error names ``name``."""
+def _affine_node(op: Op, name: str, x: Any, w: Any, b: Any) -> Tensor:
+    """``apply(op, x, w, b)`` for Affine or AffineReLU, without its loops, after checking x, W,
+    b to be (m, n), (n, k), (k,) (the error names ``name``); mixed dtypes take the plain ops."""
     if not isinstance(x, Tensor):  # isinstance before the call: this runs for every layer
         x = as_tensor(x)
     if not isinstance(w, Tensor):
         w = as_tensor(w)
     if not isinstance(b, Tensor):
         b = as_tensor(b)
-    xs, ws, bs = x.data.shape, w.data.shape, b.data.shape
+    xd, wd, bd = x.data, w.data, b.data
+    xs, ws, bs = xd.shape, wd.shape, bd.shape
     if len(xs) != 2 or len(ws) != 2 or bs != ws[1:] or xs[1] != ws[0]:
         raise ValueError(f"{name}: expected x (m, n), W (n, k), b (k,), got {xs}, {ws}, {bs}")
-    return x, w, b
-
-
-def _record(op: Op, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """``apply(op, x, w, b)`` for a three-input op with an array result, without its loops."""
-    out = op.forward(x.data, w.data, b.data)
+    if not (xd.dtype == wd.dtype == bd.dtype):  # promoted by the plain ops' rules
+        out = add(matmul(x, w), b)
+        return relu(out) if op is _AFFINE_RELU else out
+    out = op.forward(xd, wd, bd)
     if _grad_state.enabled and (x.requires_grad or w.requires_grad or b.requires_grad):
         return Tensor._make(out, op, (x, w, b))
     return Tensor._make(out)
@@ -165,10 +162,7 @@ def affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
         >>> affine(mlplab.tensor([[1.0, 2.0]]), mlplab.tensor([[1.0], [1.0]]), mlplab.tensor([0.5]))
         tensor([[3.5]])
     """
-    x, w, b = _affine_inputs("affine", x, w, b)
-    if not (x.data.dtype == w.data.dtype == b.data.dtype):
-        return add(matmul(x, w), b)
-    return _record(_AFFINE, x, w, b)
+    return _affine_node(_AFFINE, "affine", x, w, b)
 
 
 class SoftmaxCrossEntropy(Op):
