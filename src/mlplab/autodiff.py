@@ -116,27 +116,22 @@ def _propagate(
             op, inputs = node.op, node.inputs
             if not lean:
                 input_grads = op.vjp(g, node, *inputs)
-            elif op.vjp_arrays is not None:  # the array form, g an array
-                input_grads = op.vjp_arrays(_array(g), node, *inputs)
+            elif (vjp_arrays := op.vjp_arrays) is not None:  # the array form, g an array
+                input_grads = vjp_arrays(g.data if isinstance(g, Tensor) else g, node, *inputs)
             else:  # the Tensor form, recording nothing
                 input_grads = op.vjp(g if isinstance(g, Tensor) else Tensor._make(g), node, *inputs)
             passed = zip(inputs, input_grads, strict=False)
             if not retain_graph:
                 node.op, node.inputs = _FREED, ()
-        for leaf in leaves:  # every node is done: the leaves' gradients are complete
-            g = grads.pop(id(leaf))
-            if wanted is None:
-                if lean:
-                    _accumulate_array(leaf, _array(g), taken)
-                else:
-                    _accumulate(leaf, g)
-            elif id(leaf) in wanted:
-                collected[id(leaf)] = g
+        # every node is done: the leaves' gradients are complete
+        if wanted is not None:
+            collected.update((id(t), grads[id(t)]) for t in leaves if id(t) in wanted)
+        elif lean:
+            _accumulate_arrays(leaves, grads, taken)
+        else:
+            for leaf in leaves:
+                _accumulate(leaf, grads[id(leaf)])
     return {key: g if isinstance(g, Tensor) else Tensor._make(g) for key, g in collected.items()}
-
-
-def _array(g: Any) -> Any:
-    return g.data if isinstance(g, Tensor) else g
 
 
 def _sum(a: Any, b: Any, lean: bool) -> Any:
@@ -144,7 +139,8 @@ def _sum(a: Any, b: Any, lean: bool) -> Any:
     primitive without ``vjp_arrays`` hands on Tensors: taken as their arrays)."""
     if not lean:
         return a + b
-    a, b = _array(a), _array(b)
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
     if a.dtype != b.dtype:  # let the Tensor rules promote, as a recorded pass would
         return (Tensor._make(a) + Tensor._make(b)).data
     total = a + b  # Add's forward, as ``a + b`` on Tensors
@@ -163,32 +159,36 @@ def _accumulate(leaf: Tensor, g: Tensor) -> None:
         leaf.grad = leaf.grad + g
 
 
-def _accumulate_array(leaf: Tensor, g: Any, taken: dict[int, Any]) -> None:
-    """leaf.grad += g for a first-order gradient array: g itself the first time when nobody
+def _accumulate_arrays(leaves: list[Tensor], grads: dict[int, Any], taken: dict[int, Any]) -> None:
+    """leaf.grad += g for first-order gradients: g's array itself the first time when nobody
     else can see it (else a copy), in place afterwards.
 
     A VJP returns fresh arrays, or passes its upstream gradient through unchanged (add,
     reshape to the same shape, ...); those cases :func:`_propagate` tracks in ``taken``. A view
     (``base`` set) or a read-only array (a broadcast) shares memory with something else.
     """
-    grad = leaf.grad
-    if grad is None:
-        if (
-            type(g) is np.ndarray
-            and g.base is None
-            and g.dtype == leaf.data.dtype
-            and g.flags.writeable
-            and g is not leaf.data
-            and id(g) not in taken
-        ):
-            taken[id(g)] = g
-            leaf.grad = Tensor._make(g)
+    for leaf in leaves:
+        g = grads[id(leaf)]
+        if isinstance(g, Tensor):
+            g = g.data
+        grad = leaf.grad
+        if grad is None:
+            if (
+                type(g) is np.ndarray
+                and g.base is None
+                and g.dtype == leaf.data.dtype
+                and g.flags.writeable
+                and g is not leaf.data
+                and id(g) not in taken
+            ):
+                taken[id(g)] = g
+                leaf.grad = Tensor._make(g)
+            else:
+                leaf.grad = _fresh(g, leaf)
+        elif grad.data.flags.writeable and not grad.requires_grad:
+            grad.data += g
         else:
-            leaf.grad = _fresh(g, leaf)
-    elif grad.data.flags.writeable and not grad.requires_grad:
-        grad.data += g
-    else:
-        leaf.grad = Tensor._make(grad.data + g)
+            leaf.grad = Tensor._make(grad.data + g)
 
 
 def _fresh(data: Any, leaf: Tensor) -> Tensor:

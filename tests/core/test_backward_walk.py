@@ -156,3 +156,29 @@ def test_mlp_bias_gradients_are_ones_times_the_layer_gradient() -> None:
     p[np.arange(16), y] -= 1
     g = p * np.float32(1 / 16)
     assert np.array_equal(out_layer.bias.grad.data, np.ones(16, np.float32) @ g)
+
+
+@pytest.mark.parametrize("leaf_input", [True, False])
+def test_array_and_tensor_gradients_of_one_tensor_add_up(leaf_input: bool) -> None:
+    # z feeds an op with an array VJP (affine) and one without (multiply): its two gradients
+    # come as an array and as a Tensor; lean and recorded passes agree bit for bit.
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal((5, 3)).astype(np.float32)
+    w = mlplab.Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    b = mlplab.Tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    v = mlplab.Tensor(rng.standard_normal((5, 4)).astype(np.float32))
+
+    def grads(create_graph: bool) -> list[np.ndarray]:
+        x = mlplab.Tensor(x0.copy(), requires_grad=True)
+        z = x if leaf_input else x * 1.5
+        loss = (mlplab.ops.affine(z, w, b) * v).sum() + (z * z).sum()
+        got = grad(loss, [x, w, b], create_graph=create_graph)
+        return [t.data for t in got]
+
+    lean, recorded = grads(False), grads(True)
+    for a, r in zip(lean, recorded, strict=True):
+        assert np.array_equal(a, r)
+    s = 1.0 if leaf_input else 1.5
+    z = x0 * s
+    want_x = ((v.data @ w.data.T) + 2 * z) * s
+    np.testing.assert_allclose(lean[0], want_x, rtol=1e-5, atol=1e-6)
