@@ -25,7 +25,7 @@ class Affine(Op):
     """x W + b for a batch x (m, n), W (n, k), b (k,): the Linear layer as one primitive.
 
     The bias is added in place into the fresh product (no broadcast node, no second array).
-    ∂/∂x = G Wᵀ,  ∂/∂W = xᵀ G,  ∂/∂b = Σ_rows G.
+    ∂/∂x = G Wᵀ,  ∂/∂W = xᵀ G,  ∂/∂b = Σ_rows G = 1ᵀ G (one gemv: :func:`.shape.sum_rows`).
     """
 
     __slots__ = ()
