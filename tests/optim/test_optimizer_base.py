@@ -20,6 +20,7 @@ CATALOG = {
     "Momentum(bc)": lambda ps, **kw: O.Momentum(ps, lr=0.05, bias_correction=True, **kw),
     "Nesterov": lambda ps, **kw: O.Nesterov(ps, lr=0.05, beta=0.8, **kw),
     "SGD": lambda ps, **kw: O.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1, **kw),
+    "SGD(momentum)": lambda ps, **kw: O.SGD(ps, lr=0.05, momentum=0.9, **kw),
     "SGD(nesterov,wd,max)": lambda ps, **kw: O.SGD(
         ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True, **kw
     ),
@@ -277,9 +278,12 @@ def test_bad_parameter_lists():
 
 
 @pytest.mark.parametrize("name", ["SGD(nesterov,wd,max)", "Adam", "RMSprop"])
-def test_flat_path_in_several_chunks_equals_per_tensor_path(name):
-    from mlplab.optim.flat import CHUNK
+def test_flat_path_in_several_chunks_equals_per_tensor_path(name, monkeypatch):
+    from mlplab.optim import flat
 
+    CHUNK = 1 << 16  # the cut the layout below was drawn for
+    monkeypatch.setattr(flat, "CHUNK", CHUNK)
+    monkeypatch.setattr(flat, "SMALL", 1 << 15)
     shapes = [(7,), (300, 300), (3, 5), (CHUNK + 1,)]  # chunk edges fall inside tensors
     rng = np.random.default_rng(4)
     init = [rng.normal(size=s) for s in shapes]

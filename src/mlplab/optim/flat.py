@@ -9,19 +9,27 @@ optimizer updates all of them with a handful of vectorized operations. The optim
 is a view into them, so the per-tensor path and the flat path read and write the same memory.
 
 The flat vectors are handed to the kernels in pieces of at most :data:`CHUNK` elements: a
-kernel makes several passes over its arrays, and on one long vector each pass would stream the
-whole parameter set through memory, while a piece of every array stays in the CPU cache across
-the passes; but every piece costs a Python call per pass (Adam makes a dozen), so pieces must not
-be small: 16 K-element pieces made the 50-layer Adam step's update 30% slower than 64 K ones on a
-2-core AMD EPYC (the 100×100 tensors each made a piece of its own). A tensor of at least
-:data:`SMALL` elements is split into pieces of its own; the smaller ones sit together at the end
-of the buffer and are merged. The arithmetic is the same element by element, whatever the cut.
+kernel makes several passes over its arrays; a piece of every array that stays in the CPU cache
+across the passes saves memory traffic once the group outgrows the last-level cache, but every
+piece costs a Python call per pass (Adam makes a dozen). On a 2-core AMD EPYC (512 KB L2, 32 MB
+L3), the kernels alone on 564 K float32 (the 50-layer net) took SGD 249 µs and Adam 1158 µs in
+256 K pieces, 236 and 1125 in one, 289 and 1249 in 64 K pieces; on 16 M elements Adam took
+4.9 ms in 256 K pieces and 7.4 ms in one (SGD 2.1 and 2.5). A tensor of at least :data:`SMALL`
+elements is split into pieces of its own; the smaller ones sit together at the end of the buffer
+and are merged. The arithmetic is the same element by element, whatever the cut.
 
 Gradients arrive as separate arrays from backward. Those of the large tensors are read where
 they are (a piece of the flat vector pairs with the same piece of that tensor's gradient), so a
 step copies no gradient of any size; only the small tensors' gradients are copied into the flat
-gradient buffer (:meth:`FlatGroup.grad_pieces`). After ``zero_grad(set_to_none=False)`` each
-``p.grad`` *is* a view of that buffer (:meth:`FlatGroup.point_grads`) and nothing is copied.
+gradient buffer (:meth:`FlatGroup.grad_pieces`), and a kernel that reads the gradient once may
+skip even that (SGD with plain momentum adds each gradient into its part of the momentum buffer,
+:meth:`~mlplab.optim.SGD._step_flat`; the passes that read no gradient run on
+:attr:`FlatGroup.blocks`). After ``zero_grad(set_to_none=False)`` each ``p.grad`` *is* a view of
+that buffer (:meth:`FlatGroup.point_grads`) and nothing is copied.
+
+The group also keeps each parameter's state entry (``"step"`` and views of the state buffers),
+the very dicts the optimizer shows in ``optimizer.state``, so a step checks and counts the steps
+of the group without looking each parameter up.
 
 If someone replaces ``p.data`` by a new array (loading weights, say), :meth:`FlatGroup.sync_params`
 notices (an identity check per tensor) and copies the new values into the buffer before the step.
@@ -29,18 +37,20 @@ notices (an identity check per tensor) and copies the new values into the buffer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import parallel
 from ..tensor import Tensor
 
 __all__ = ["FlatGroup", "can_flatten", "CHUNK", "SMALL"]
 
-#: elements per kernel call on the flat path: the pieces of the arrays of a kernel stay in the
-#: L2/L3 cache across its passes, and the per-call overhead (~1-2 µs a ufunc) is paid on 256 KB
-CHUNK = 1 << 16
+
+#: elements per kernel call on the flat path: one piece per array of a group that fits the
+#: last-level cache with its state (measured above), cache-sized pieces beyond
+CHUNK = 1 << 18
 
 #: tensors with fewer elements share kernel calls (their gradients are gathered into the buffer):
 #: a 100×100 layer's 10 K weights cost one copy pass, not a dozen kernel calls of their own
@@ -119,6 +129,13 @@ class FlatGroup:
         self.state = {name: np.full(n, fill, dtype=dtype) for name, fill in state_fill.items()}
         self.param_views = self.views(self.param)
         self.grad_views = self.views(self.grad)
+        #: name -> the state buffer's views shaped like the parameters
+        self.state_views = {name: self.views(buf) for name, buf in self.state.items()}
+        #: each parameter's state as ``optimizer.state`` shows it: its step count and its views
+        self.entries = [
+            {"step": 0} | {name: views[i] for name, views in self.state_views.items()}
+            for i in range(len(self.params))
+        ]
         for p, view in zip(self.params, self.param_views, strict=True):
             view[...] = p.data
             p.data = view
@@ -126,6 +143,16 @@ class FlatGroup:
         self.param_pieces = self.chunks(self.param)
         self.work_pieces = self.chunks(self.work)
         self.state_pieces = {name: self.chunks(buf) for name, buf in self.state.items()}
+        #: (start, stop): the flat vector in equal blocks of at most CHUNK elements, tensor edges
+        #: ignored, for the passes that do not read the gradients
+        self.blocks = parallel.ranges(n, max(-(-n // CHUNK), 1))
+        self.param_blocks = [self.param[a:b] for a, b in self.blocks]
+        self.work_blocks = [self.work[0, a:b] for a, b in self.blocks]  # one row of scratch
+        self.state_blocks = {
+            name: [buf[a:b] for a, b in self.blocks] for name, buf in self.state.items()
+        }
+        self._large = [i for i, small in enumerate(self.is_small) if not small]
+        self._small = [i for i, small in enumerate(self.is_small) if small]
 
     def views(self, flat: Any) -> list[Any]:
         """Split a flat vector into views shaped like the parameters."""
@@ -136,6 +163,35 @@ class FlatGroup:
     def chunks(self, flat: Any) -> list[Any]:
         """Split a flat vector (or the ``(2, n)`` scratch) into the kernel's pieces."""
         return [flat[..., a:b] for a, b, _ in self.pieces]
+
+    def start_step(self, params: Sequence[Tensor]) -> tuple[list[Any], int] | None:
+        """Begin a step of the whole group: count it and return the gradients and t.
+
+        Returns None, counting nothing, unless ``params`` are still this group's parameters
+        (the same objects, in order), every one has a gradient and all have taken the same
+        number of steps; the optimizer then steps tensor by tensor. A replaced ``p.data`` is
+        copied into the buffer first (:meth:`sync_params`).
+        """
+        entries = self.entries
+        if len(params) != len(entries):
+            return None
+        t = entries[0]["step"]
+        grads = []
+        stale = False
+        for p, mine, entry, view in zip(
+            params, self.params, entries, self.param_views, strict=True
+        ):
+            g = p.grad
+            if p is not mine or g is None or entry["step"] != t:
+                return None
+            grads.append(g.data)
+            stale = stale or p.data is not view
+        t += 1
+        for entry in entries:
+            entry["step"] = t
+        if stale:
+            self.sync_params()
+        return grads, t
 
     def sync_params(self) -> None:
         """Bring back into the buffer any parameter whose ``.data`` was replaced.
@@ -155,33 +211,47 @@ class FlatGroup:
             view[...] = p.data
             p.data = view
 
-    def grad_pieces(self) -> list[Any]:
-        """Return the gradient in the kernel's pieces, copying only the small tensors' ones.
+    def grad_pieces(self, grads: list[Any]) -> list[Any]:
+        """Return the gradients ``grads`` (one per parameter) in the kernel's pieces.
 
-        A piece of a large tensor is a slice of that tensor's own (contiguous) gradient; a
-        gradient that is not contiguous, or not of the buffer's dtype, is copied like the
-        small ones.
+        Only the small tensors' gradients are copied into the flat buffer. A piece of a large
+        tensor is a slice of that tensor's own (contiguous) gradient; a gradient that is not
+        contiguous, or not of the buffer's dtype, is copied like the small ones.
         """
         flat, views = self.grad, self.grad_views
-        direct: list[Any] = [None] * len(self.params)
-        for i, (p, view) in enumerate(zip(self.params, views, strict=True)):
-            assert p.grad is not None, "grad_pieces needs every gradient"
-            g = p.grad.data
-            if g is view:
+        direct = {}
+        for i in self._large:
+            g = grads[i]
+            if g is views[i]:
                 continue
-            if not self.is_small[i] and g.flags.c_contiguous and g.dtype == flat.dtype:
+            if g.flags.c_contiguous and g.dtype == flat.dtype:
                 direct[i] = g.reshape(-1)
             else:
-                view[...] = g
+                views[i][...] = g
+        for i in self._small:
+            if grads[i] is not views[i]:
+                views[i][...] = grads[i]
         pieces = []
         for a, b, owner in self.pieces:
-            g = direct[owner] if owner is not None else None
+            g = direct.get(owner)  # type: ignore[arg-type]
             if g is None:
                 pieces.append(flat[a:b])
             else:
                 start = self.spans[owner][0]  # type: ignore[index]
                 pieces.append(g[a - start : b - start])
         return pieces
+
+    def share_out(self, fn: Callable[[int, int], Any], n: int) -> None:
+        """Run ``fn(a, b)`` on cuts ``a..b-1`` of ``n`` (the pieces or the blocks) over threads.
+
+        A thread takes part only for 2·GRAIN elements or more (a 79 K-parameter net stays on
+        one thread); the numbers do not depend on the cut, the kernels being element-wise.
+        """
+        if n == 1 or parallel.get_num_threads() == 1:
+            fn(0, n)
+            return
+        grain = -(-2 * parallel.GRAIN * n // max(self.param.size, 1))
+        parallel.parallel_for(fn, n, grain=grain)
 
     def point_grads(self) -> None:
         """Zero the flat gradient and make each existing ``p.grad`` a view of it.

@@ -26,7 +26,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from .. import parallel
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
 from .flat import FlatGroup, can_flatten
@@ -199,9 +198,7 @@ class Optimizer:
         if self.flat and can_flatten(params):
             fg = FlatGroup(params, fill)
             self._flat_groups[index] = fg
-            per_name = {name: fg.views(buf) for name, buf in fg.state.items()}
-            for i, p in enumerate(params):
-                self.state[p] = {"step": 0} | {name: per_name[name][i] for name in fill}
+            self.state.update(zip(params, fg.entries, strict=True))
         else:
             for p in params:
                 self.state[p] = {"step": 0} | {
@@ -227,33 +224,24 @@ class Optimizer:
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:
         params = group["params"]
+        fg = self._flat_groups.get(index)
+        begun = None if fg is None else fg.start_step(params)
+        if begun is None:
+            if all(p.grad is None for p in params):
+                return
+            self._ensure_state(index, group)  # the first step, or parameters added to the group
+            if self._flat_groups.get(index) is not fg:
+                fg = self._flat_groups[index]
+                begun = fg.start_step(params)
+        if begun is not None:
+            self._step_flat(group, fg, *begun)  # type: ignore[arg-type]
+            return
         active = [p for p in params if p.grad is not None]
         if not active:
             return
-        self._ensure_state(index, group)
-        names = list(self._state_fill(group))
-        fg = self._flat_groups.get(index)
-        steps = {self.state[p]["step"] for p in params}
-        if fg is not None and len(active) == len(params) and len(steps) == 1:
-            fg.sync_params()
-            grads = fg.grad_pieces()
-            t = steps.pop() + 1
-            for p in params:
-                self.state[p]["step"] = t
-            state = {name: fg.state_pieces[name] for name in names}
-            pieces, work = fg.param_pieces, fg.work_pieces
-
-            def update(a: int, b: int) -> None:  # the kernel on pieces a..b-1 (element-wise)
-                cut = {name: s[a:b] for name, s in state.items()}
-                self._update(group, pieces[a:b], grads[a:b], cut, [t] * (b - a), work[a:b])
-
-            # Large groups: the pieces are shared out over mlplab's threads (bit-identical), each
-            # thread getting ≥ 2·GRAIN elements (a 79 K-parameter net stays on one thread).
-            grain = -(-2 * parallel.GRAIN // max(pieces[0].size, 1)) if pieces else 1
-            parallel.parallel_for(update, len(pieces), grain=grain)
-            return
         for p in active:
             self.state[p]["step"] += 1
+        names = list(self._state_fill(group))
         state = {name: [self.state[p][name] for p in active] for name in names}
         self._update(
             group,
@@ -263,6 +251,22 @@ class Optimizer:
             [self.state[p]["step"] for p in active],
             None,
         )
+
+    def _step_flat(self, group: dict[str, Any], fg: FlatGroup, grads: list[Any], t: int) -> None:
+        """Update a flat group whose every parameter has its gradient in ``grads`` and step ``t``.
+
+        The kernel runs on the flat vectors' pieces, shared out over mlplab's threads. A subclass
+        may override this with a form that gives the same numbers for less memory traffic
+        (:class:`~mlplab.optim.SGD` adds each gradient into its momentum buffer where it lies).
+        """
+        pieces, work, state = fg.param_pieces, fg.work_pieces, fg.state_pieces
+        grad_pieces = fg.grad_pieces(grads)
+
+        def update(a: int, b: int) -> None:  # the kernel on pieces a..b-1 (element-wise)
+            cut = {name: s[a:b] for name, s in state.items()}
+            self._update(group, pieces[a:b], grad_pieces[a:b], cut, [t] * (b - a), work[a:b])
+
+        fg.share_out(update, len(pieces))
 
     def _update(
         self,

@@ -6,14 +6,18 @@ Also home of :func:`effective_grad`, the "gradient the kernel sees" shared by th
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from .flat import FlatGroup
 from .optimizer import Optimizer, check_range
 
 __all__ = ["SGD", "sgd_update", "effective_grad", "scratch"]
+
+_DTYPE = operator.attrgetter("dtype")
 
 
 def scratch(work: list[Any] | None, i: int, like: Any) -> Any:
@@ -172,6 +176,49 @@ class SGD(Optimizer):
 
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
+
+    def _step_flat(self, group: dict[str, Any], fg: FlatGroup, grads: list[Any], t: int) -> None:
+        """Plain momentum reads g once (b ← g, or b ← momentum·b + g): add it where it lies.
+
+        The gathered path copies every small gradient into the flat buffer and then adds the
+        buffer; here each gradient is added straight into its part of the momentum buffer, the
+        same operations in the same order as :func:`sgd_update` (bit for bit), one pass over
+        memory fewer. Then θ ← θ − lr·b runs on the flat vectors. Dampening (after the first
+        step), Nesterov, weight decay and maximize read g again, a gradient of another dtype is
+        rounded to the buffer's first, and gradients that already lie in the flat buffer
+        (``zero_grad(set_to_none=False)``) need no gathering: those take the gathered path.
+        """
+        momentum, lr = group["momentum"], group["lr"]
+        if (
+            momentum == 0
+            or group["nesterov"]
+            or group["weight_decay"] != 0
+            or group["maximize"]
+            or (t > 1 and group["dampening"] != 0)
+            or set(map(_DTYPE, grads)) != {fg.param.dtype}
+            or all(map(operator.is_, grads, fg.grad_views))  # already flat: nothing to gather
+        ):
+            super()._step_flat(group, fg, grads, t)
+            return
+        params, buffers, work = fg.param_blocks, fg.state_blocks["momentum_buffer"], fg.work_blocks
+
+        def decay(a: int, b: int) -> None:
+            for buf in buffers[a:b]:
+                buf *= momentum
+
+        def descend(a: int, b: int) -> None:
+            for param, buf, w in zip(params[a:b], buffers[a:b], work[a:b], strict=True):
+                np.multiply(buf, lr, out=w)
+                param -= w
+
+        if t == 1:
+            for buf, g in zip(fg.state_views["momentum_buffer"], grads, strict=True):
+                buf[...] = g
+        else:
+            fg.share_out(decay, len(buffers))
+            for buf, g in zip(fg.state_views["momentum_buffer"], grads, strict=True):
+                buf += g
+        fg.share_out(descend, len(buffers))
 
     def _update(
         self,
