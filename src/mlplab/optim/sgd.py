@@ -203,13 +203,13 @@ class SGD(Optimizer):
         params, buffers, work = fg.param_blocks, fg.state_blocks["momentum_buffer"], fg.work_blocks
 
         def decay(a: int, b: int) -> None:
-            for buf in buffers[a:b]:
-                buf *= momentum
+            for i in range(a, b):
+                buffers[i] *= momentum
 
         def descend(a: int, b: int) -> None:
-            for param, buf, w in zip(params[a:b], buffers[a:b], work[a:b], strict=True):
-                np.multiply(buf, lr, out=w)
-                param -= w
+            for i in range(a, b):
+                np.multiply(buffers[i], lr, out=work[i])
+                params[i] -= work[i]
 
         if t == 1:
             for buf, g in zip(fg.state_views["momentum_buffer"], grads, strict=True):
