@@ -277,7 +277,7 @@ def test_bad_parameter_lists():
         O.SGD(w, lr=0.1)
 
 
-@pytest.mark.parametrize("name", ["SGD(nesterov,wd,max)", "Adam", "RMSprop"])
+@pytest.mark.parametrize("name", ["SGD(momentum)", "SGD(nesterov,wd,max)", "Adam", "RMSprop"])
 def test_flat_path_in_several_chunks_equals_per_tensor_path(name, monkeypatch):
     from mlplab.optim import flat
 
