@@ -52,7 +52,7 @@ def test_large_gradients_are_read_in_place_contiguous_or_not(make) -> None:
 def test_sgd_adding_gradients_where_they_lie_equals_the_gathered_path(grad_dtype) -> None:
     """Plain momentum adds each gradient into its part of the buffer; a float64 gradient of a
     float32 parameter is rounded first there too (the gathered path), never added in float64."""
-    shapes = [(SMALL + 5,), (40, 30), (7,)]
+    shapes = [(SMALL + 5,), (40, 30), (60, 50), (7,)]  # large, tiny, small, tiny
     rng = np.random.default_rng(1)
     init = [rng.normal(size=s).astype(np.float32) for s in shapes]
     fused = [Tensor(a.copy()) for a in init]

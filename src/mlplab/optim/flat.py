@@ -45,7 +45,7 @@ import numpy as np
 from .. import parallel
 from ..tensor import Tensor
 
-__all__ = ["FlatGroup", "can_flatten", "CHUNK", "SMALL"]
+__all__ = ["FlatGroup", "can_flatten", "CHUNK", "SMALL", "TINY"]
 
 
 #: elements per kernel call on the flat path: one piece per array of a group that fits the
@@ -55,6 +55,11 @@ CHUNK = 1 << 18
 #: tensors with fewer elements share kernel calls (their gradients are gathered into the buffer):
 #: a 100×100 layer's 10 K weights cost one copy pass, not a dozen kernel calls of their own
 SMALL = 1 << 15
+
+#: where a gradient is added into a state buffer (:meth:`FlatGroup.add_grads`), tensors with
+#: fewer elements are copied side by side and added in one call: a copy costs less than an add
+#: call below about 2 K float32 (100-element biases: 0.25 µs a tensor against 0.6)
+TINY = 1 << 11
 
 
 def can_flatten(params: Sequence[Tensor]) -> bool:
@@ -104,9 +109,11 @@ class FlatGroup:
         dtype = self.params[0].data.dtype
         self.shapes = [p.data.shape for p in self.params]
         sizes = [p.data.size for p in self.params]
-        # Large tensors first, in order, then the small ones together (merged into pieces).
+        # Large tensors first, in order, then the small ones together (merged into pieces),
+        # the tiny ones last.
         layout = [i for i, n in enumerate(sizes) if n >= SMALL]
-        layout += [i for i, n in enumerate(sizes) if n < SMALL]
+        layout += [i for i, n in enumerate(sizes) if TINY <= n < SMALL]
+        layout += [i for i, n in enumerate(sizes) if n < TINY]
         self.spans: list[tuple[int, int]] = [(0, 0)] * len(sizes)
         n = 0
         for i in layout:
@@ -153,6 +160,12 @@ class FlatGroup:
         }
         self._large = [i for i, small in enumerate(self.is_small) if not small]
         self._small = [i for i, small in enumerate(self.is_small) if small]
+        self._tiny = [i for i, k in enumerate(sizes) if k < TINY]
+        self._not_tiny = [i for i, k in enumerate(sizes) if k >= TINY]
+        tiny_start = n - sum(sizes[i] for i in self._tiny)
+        #: the tiny tensors' region of the gradient and of each state buffer (see add_grads)
+        self.tiny_grad = self.grad[tiny_start:]
+        self.tiny_state = {name: buf[tiny_start:] for name, buf in self.state.items()}
 
     def views(self, flat: Any) -> list[Any]:
         """Split a flat vector into views shaped like the parameters."""
@@ -240,6 +253,23 @@ class FlatGroup:
                 start = self.spans[owner][0]  # type: ignore[index]
                 pieces.append(g[a - start : b - start])
         return pieces
+
+    def add_grads(self, name: str, grads: list[Any]) -> None:
+        """Add each parameter's gradient into its part of the state buffer ``name``: b ← b + g.
+
+        A gradient is added where it lies; those of the tensors under :data:`TINY` elements are
+        first copied side by side into the flat gradient buffer and added in one call. The same
+        sum element by element (the gradients must have the buffer's dtype).
+        """
+        parts, views = self.state_views[name], self.grad_views
+        for i in self._not_tiny:
+            parts[i] += grads[i]
+        for i in self._tiny:
+            if grads[i] is not views[i]:
+                views[i][...] = grads[i]
+        if self._tiny:
+            tiny = self.tiny_state[name]
+            tiny += self.tiny_grad
 
     def share_out(self, fn: Callable[[int, int], Any], n: int) -> None:
         """Run ``fn(a, b)`` on cuts ``a..b-1`` of ``n`` (the pieces or the blocks) over threads.

@@ -216,8 +216,7 @@ class SGD(Optimizer):
                 buf[...] = g
         else:
             fg.share_out(decay, len(buffers))
-            for buf, g in zip(fg.state_views["momentum_buffer"], grads, strict=True):
-                buf += g
+            fg.add_grads("momentum_buffer", grads)
         fg.share_out(descend, len(buffers))
 
     def _update(
