@@ -70,3 +70,15 @@ def test_sgd_adding_gradients_where_they_lie_equals_the_gathered_path(grad_dtype
     for a, b in zip(fused, gathered, strict=True):
         assert a.data.dtype == np.float32
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("tiny", [1 << 4, 1 << 11, 1 << 20])  # below, between and above SMALL
+def test_layout_places_every_tensor_once_whatever_the_sizes(monkeypatch, tiny) -> None:
+    monkeypatch.setattr(flat_module, "TINY", tiny)
+    sizes = [SMALL + 1, 5, 3000, 20, SMALL - 1, 1]
+    fg = flat_module.FlatGroup([Tensor(np.zeros(k)) for k in sizes], {"m": 0.0})
+    assert fg.param.size == sum(sizes)
+    spans = sorted(fg.spans)
+    assert spans[0][0] == 0 and spans[-1][1] == sum(sizes)
+    assert all(b == c for (_, b), (c, _) in zip(spans, spans[1:], strict=False))
+    assert [b - a for a, b in fg.spans] == sizes

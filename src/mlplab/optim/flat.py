@@ -111,9 +111,11 @@ class FlatGroup:
         sizes = [p.data.size for p in self.params]
         # Large tensors first, in order, then the small ones together (merged into pieces),
         # the tiny ones last.
+        tiny = min(TINY, SMALL)  # tiny tensors are small ones, whatever the two sizes are set to
         layout = [i for i, n in enumerate(sizes) if n >= SMALL]
-        layout += [i for i, n in enumerate(sizes) if TINY <= n < SMALL]
-        layout += [i for i, n in enumerate(sizes) if n < TINY]
+        layout += [i for i, n in enumerate(sizes) if tiny <= n < SMALL]
+        layout += [i for i, n in enumerate(sizes) if n < tiny]
+        assert sorted(layout) == list(range(len(sizes))), "every tensor placed once"
         self.spans: list[tuple[int, int]] = [(0, 0)] * len(sizes)
         n = 0
         for i in layout:
@@ -160,8 +162,8 @@ class FlatGroup:
         }
         self._large = [i for i, small in enumerate(self.is_small) if not small]
         self._small = [i for i, small in enumerate(self.is_small) if small]
-        self._tiny = [i for i, k in enumerate(sizes) if k < TINY]
-        self._not_tiny = [i for i, k in enumerate(sizes) if k >= TINY]
+        self._tiny = [i for i, k in enumerate(sizes) if k < tiny]
+        self._not_tiny = [i for i, k in enumerate(sizes) if k >= tiny]
         tiny_start = n - sum(sizes[i] for i in self._tiny)
         #: the tiny tensors' region of the gradient and of each state buffer (see add_grads)
         self.tiny_grad = self.grad[tiny_start:]
