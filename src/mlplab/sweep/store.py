@@ -101,7 +101,11 @@ def _number(value: Any) -> Any:
 def _trial_row(r: tuple[Any, ...]) -> TrialRow:
     """A ``trials`` row (in :meth:`Store.trials`'s column order) as a :class:`TrialRow`."""
     metrics, past, warned = (json.loads(r[i]) if r[i] else None for i in (3, 11, 12))
-    return TrialRow(r[0], json.loads(r[1]), r[2], metrics or {}, *r[4:11], past or [], warned or [])
+    error, wall, train, host, started, ended, attempts = r[4:11]
+    return TrialRow(
+        r[0], json.loads(r[1]), r[2], metrics or {}, error, wall, train, host, started, ended,
+        attempts, past or [], warned or [],
+    )  # fmt: skip
 
 
 def _dumps(value: Any) -> str:
