@@ -46,12 +46,16 @@ def test_weights_are_kaiming_and_reproducible() -> None:
     assert all(np.abs(b).max() <= 0.01 for b in b1)
 
 
-def test_step_worker_prints_one_json_line() -> None:
+def step_worker(*args: str) -> dict:
+    """Run ``step_worker.py`` at 1 thread in a fresh interpreter; return its JSON line."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    args = ["--lib", "floor", "--config", "small", "--opt", "adam", "--threads", "1", "--quick"]
-    cmd = [sys.executable, str(BENCH / "step_worker.py"), *args]
+    cmd = [sys.executable, str(BENCH / "step_worker.py"), *args, "--threads", "1", "--quick"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_step_worker_prints_one_json_line() -> None:
+    result = step_worker("--lib", "floor", "--config", "small", "--opt", "adam")
     assert result["lib"] == "floor" and result["steps"] == CONFIGS["small"]["quick"][1]
     assert 0 < result["min_ms"] <= result["median_ms"]
     assert 2.0 < result["first"] < 3.5  # cross-entropy near log 10 at the start
@@ -77,11 +81,7 @@ def test_alternated_blocks_time_each_function_and_their_ratio() -> None:
 
 
 def test_paired_worker_times_mlplab_and_the_floor_in_one_process() -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    args = ["--lib", "mlplab", "--what", "paired", "--config", "small", "--threads", "1", "--quick"]
-    cmd = [sys.executable, str(BENCH / "step_worker.py"), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = step_worker("--lib", "mlplab", "--what", "paired", "--config", "small")
     assert len(result["mlplab"]["blocks_ms"]) == len(result["floor"]["blocks_ms"]) == 2
     ratio = result["mlplab"]["median_ms"] / result["floor"]["median_ms"]
     assert result["mlplab/floor"] == ratio > 0
