@@ -279,9 +279,6 @@ class FlatGroup:
         A thread takes part only for 2·GRAIN elements or more (a 79 K-parameter net stays on
         one thread); the numbers do not depend on the cut, the kernels being element-wise.
         """
-        if n == 1 or parallel.get_num_threads() == 1:
-            fn(0, n)
-            return
         grain = -(-2 * parallel.GRAIN * n // max(self.param.size, 1))
         parallel.parallel_for(fn, n, grain=grain)
 
